@@ -1,0 +1,141 @@
+"""Opening and closing accounts.
+
+Accounts never get deleted: they close, once their balances are zero and
+nothing is pending, and a closed account refuses new postings.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import datetime
+
+from sqlalchemy import insert, select, update
+from sqlalchemy.orm import Session
+
+from ledger.clock import ensure_utc
+from ledger.db import RaceConstraint, register_race_constraint
+from ledger.errors import (
+    AccountClosed,
+    AccountCodeTaken,
+    AccountNotEmpty,
+    ValidationFailed,
+)
+from ledger.journal import queries, storage
+from ledger.journal.models import ACCOUNT_TYPES, Account
+from ledger.journal.types import AccountRecord, AccountSpec
+from ledger.journal.validation import validate_metadata
+from ledger.limits import (
+    ACCOUNT_CODE_LENGTH_MAX,
+    ACCOUNT_NAME_LENGTH_MAX,
+    AMOUNT_MINOR_MAX,
+    OWNER_REFERENCE_LENGTH_MAX,
+)
+from ledger.money import validate_currency
+
+accounts = Account.__table__
+
+#: Codes are readable paths such as ``partner:kazpost:settlement:RUB``.
+ACCOUNT_CODE_PATTERN = re.compile(r"^[A-Za-z0-9][A-Za-z0-9:._\-]*$")
+
+register_race_constraint(RaceConstraint("uq_accounts_code", "accounts", ("code",)))
+
+
+def validate_account_spec(spec: AccountSpec) -> None:
+    if not isinstance(spec.code, str) or not ACCOUNT_CODE_PATTERN.match(spec.code):
+        raise ValidationFailed(
+            "account code must start with a letter or digit and use only letters, digits "
+            "and : . _ -",
+            field="code",
+        )
+    if len(spec.code) > ACCOUNT_CODE_LENGTH_MAX:
+        raise ValidationFailed(
+            f"account code is longer than {ACCOUNT_CODE_LENGTH_MAX}", field="code"
+        )
+    if not isinstance(spec.name, str) or not spec.name.strip():
+        raise ValidationFailed("account name must not be empty", field="name")
+    if len(spec.name) > ACCOUNT_NAME_LENGTH_MAX:
+        raise ValidationFailed(
+            f"account name is longer than {ACCOUNT_NAME_LENGTH_MAX}", field="name"
+        )
+    if spec.type not in ACCOUNT_TYPES:
+        raise ValidationFailed(
+            f"account type must be one of {', '.join(ACCOUNT_TYPES)}", field="type"
+        )
+    validate_currency(spec.currency)
+    if spec.owner_reference is not None and (
+        not isinstance(spec.owner_reference, str)
+        or not spec.owner_reference
+        or len(spec.owner_reference) > OWNER_REFERENCE_LENGTH_MAX
+    ):
+        raise ValidationFailed(
+            f"owner reference must be 1 to {OWNER_REFERENCE_LENGTH_MAX} characters",
+            field="owner_reference",
+        )
+    if not isinstance(spec.allow_overdraft, bool):
+        raise ValidationFailed("allow_overdraft must be true or false", field="allow_overdraft")
+    limit = spec.overdraft_limit_minor
+    if limit is not None:
+        if not spec.allow_overdraft:
+            raise ValidationFailed(
+                "an overdraft limit needs allow_overdraft", field="overdraft_limit_minor"
+            )
+        if (
+            not isinstance(limit, int)
+            or isinstance(limit, bool)
+            or not 0 <= limit <= AMOUNT_MINOR_MAX
+        ):
+            raise ValidationFailed(
+                "overdraft limit must be a non-negative 64-bit integer of minor units",
+                field="overdraft_limit_minor",
+            )
+    validate_metadata(spec.metadata)
+
+
+def open_account(session: Session, spec: AccountSpec, *, now: datetime) -> AccountRecord:
+    """Create an account; its code must be new."""
+    validate_account_spec(spec)
+    taken = session.execute(select(accounts.c.id).where(accounts.c.code == spec.code)).first()
+    if taken is not None:
+        raise AccountCodeTaken(f"account code {spec.code!r} is taken", code=spec.code)
+    account_id = session.execute(
+        insert(accounts)
+        .values(
+            code=spec.code,
+            name=spec.name,
+            type=spec.type,
+            currency=spec.currency,
+            owner_reference=spec.owner_reference,
+            allow_overdraft=spec.allow_overdraft,
+            overdraft_limit_minor=spec.overdraft_limit_minor,
+            metadata=spec.metadata,
+            created_at=ensure_utc(now),
+            debits_posted_minor=0,
+            credits_posted_minor=0,
+            debits_pending_minor=0,
+            credits_pending_minor=0,
+        )
+        .returning(accounts.c.id)
+    ).scalar_one()
+    return queries.get_account(session, account_id)
+
+
+def close_account(session: Session, account_id: int, *, now: datetime) -> AccountRecord:
+    """Close an account whose posted balance is zero and that holds nothing pending."""
+    rows = storage.lock_accounts(session, [account_id])
+    if not rows:
+        queries.get_account(session, account_id)  # raises AccountNotFound
+    account = queries.account_record(rows[0])
+    if account.is_closed:
+        raise AccountClosed(f"account {account_id} is already closed", account_id=account_id)
+    row = rows[0]
+    if account.balances.posted_minor != 0 or row.debits_pending_minor or row.credits_pending_minor:
+        raise AccountNotEmpty(
+            f"account {account_id} still has a balance or pending transactions",
+            account_id=account_id,
+            posted_minor=account.balances.posted_minor,
+            pending_minor=account.balances.pending_minor,
+        )
+    session.execute(
+        update(accounts).where(accounts.c.id == account_id).values(closed_at=ensure_utc(now))
+    )
+    return queries.get_account(session, account_id)

@@ -1,0 +1,322 @@
+"""Reads of the journal: transactions, balances now and as of a time, statements,
+trial balance. Nothing here writes.
+
+Statements and as-of balances count *posted* transactions by business time
+(``effective_at``), as they stand now: a backdated posting changes yesterday's
+as-of balance from the moment it is recorded (and its ``created_at`` says when).
+"""
+
+from __future__ import annotations
+
+import base64
+import binascii
+import uuid
+from collections import defaultdict
+from collections.abc import Iterable
+from datetime import datetime
+from typing import Any
+
+from sqlalchemy import Row, and_, case, func, select, tuple_
+from sqlalchemy.orm import Session
+
+from ledger.errors import AccountNotFound, TransactionNotFound, ValidationFailed
+from ledger.journal import balance
+from ledger.journal.balance import Totals
+from ledger.journal.models import Account, Posting, Transaction
+from ledger.journal.types import (
+    AccountRecord,
+    PostingRecord,
+    Statement,
+    StatementLine,
+    TransactionRecord,
+    TrialBalanceLine,
+    normal_side,
+)
+from ledger.journal.validation import require_aware
+from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+
+accounts = Account.__table__
+transactions = Transaction.__table__
+postings = Posting.__table__
+
+
+def account_record(row: Row[Any]) -> AccountRecord:
+    totals = Totals(
+        row.debits_posted_minor,
+        row.credits_posted_minor,
+        row.debits_pending_minor,
+        row.credits_pending_minor,
+    )
+    return AccountRecord(
+        id=row.id,
+        code=row.code,
+        name=row.name,
+        type=row.type,
+        currency=row.currency,
+        owner_reference=row.owner_reference,
+        allow_overdraft=row.allow_overdraft,
+        overdraft_limit_minor=row.overdraft_limit_minor,
+        metadata=row.metadata,
+        created_at=row.created_at,
+        closed_at=row.closed_at,
+        balances=balance.balances(totals, normal_side(row.type), row.currency),
+    )
+
+
+def get_account(session: Session, account_id: int) -> AccountRecord:
+    row = session.execute(select(accounts).where(accounts.c.id == account_id)).first()
+    if row is None:
+        raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
+    return account_record(row)
+
+
+def get_account_by_code(session: Session, code: str) -> AccountRecord:
+    row = session.execute(select(accounts).where(accounts.c.code == code)).first()
+    if row is None:
+        raise AccountNotFound(f"account {code!r} does not exist", code=code)
+    return account_record(row)
+
+
+def load_transactions(
+    session: Session, transaction_ids: Iterable[uuid.UUID]
+) -> list[TransactionRecord]:
+    """Records for the given ids (missing ids are skipped), with both-way links."""
+    ids = sorted(set(transaction_ids))
+    if not ids:
+        return []
+    rows = session.execute(select(transactions).where(transactions.c.id.in_(ids))).all()
+    legs: dict[uuid.UUID, list[PostingRecord]] = defaultdict(list)
+    for posting in session.execute(
+        select(postings)
+        .where(postings.c.transaction_id.in_(ids))
+        .order_by(postings.c.transaction_id, postings.c.leg)
+    ):
+        legs[posting.transaction_id].append(
+            PostingRecord(
+                posting.transaction_id,
+                posting.leg,
+                posting.account_id,
+                posting.direction,
+                posting.amount_minor,
+                posting.currency,
+            )
+        )
+    reversed_by = dict(
+        session.execute(
+            select(transactions.c.reverses_id, transactions.c.id).where(
+                transactions.c.reverses_id.in_(ids)
+            )
+        ).tuples().all()
+    )
+    captured_by = dict(
+        session.execute(
+            select(transactions.c.pending_id, transactions.c.id).where(
+                transactions.c.pending_id.in_(ids)
+            )
+        ).tuples().all()
+    )
+    return [
+        TransactionRecord(
+            id=row.id,
+            status=row.status,
+            description=row.description,
+            effective_at=row.effective_at,
+            created_at=row.created_at,
+            expires_at=row.expires_at,
+            resolved_at=row.resolved_at,
+            reverses_id=row.reverses_id,
+            reversed_by_id=reversed_by.get(row.id),
+            pending_id=row.pending_id,
+            captured_by_id=captured_by.get(row.id),
+            client_id=row.client_id,
+            idempotency_key=row.idempotency_key,
+            metadata=row.metadata,
+            postings=tuple(legs[row.id]),
+        )
+        for row in rows
+    ]
+
+
+def get_transaction(session: Session, transaction_id: uuid.UUID) -> TransactionRecord:
+    found = load_transactions(session, [transaction_id])
+    if not found:
+        raise TransactionNotFound(
+            f"transaction {transaction_id} does not exist", transaction_id=str(transaction_id)
+        )
+    return found[0]
+
+
+def _signed(account_type: str) -> Any:
+    """SQL expression: a posting's amount signed in the account's normal direction."""
+    positive = "debit" if normal_side(account_type) == "debit" else "credit"
+    return case(
+        (postings.c.direction == positive, postings.c.amount_minor),
+        else_=-postings.c.amount_minor,
+    )
+
+
+def posted_balance_as_of(session: Session, account_id: int, as_of: datetime) -> int:
+    """Posted balance (normal direction) counting postings effective at or before ``as_of``."""
+    require_aware(as_of, "as_of")
+    account = get_account(session, account_id)
+    total = session.execute(
+        select(func.coalesce(func.sum(_signed(account.type)), 0))
+        .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
+        .where(
+            postings.c.account_id == account_id,
+            postings.c.effective_at <= as_of,
+            transactions.c.status == "posted",
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def _encode_cursor(effective_at: datetime, transaction_id: uuid.UUID, leg: int) -> str:
+    raw = f"{effective_at.isoformat()}|{transaction_id}|{leg}".encode()
+    return base64.urlsafe_b64encode(raw).decode().rstrip("=")
+
+
+def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
+    try:
+        padded = cursor + "=" * (-len(cursor) % 4)
+        moment, transaction_id, leg = base64.urlsafe_b64decode(padded).decode().split("|")
+        decoded = (datetime.fromisoformat(moment), uuid.UUID(transaction_id), int(leg))
+    except (ValueError, UnicodeDecodeError, binascii.Error):
+        raise ValidationFailed("cursor is not valid", field="cursor") from None
+    require_aware(decoded[0], "cursor")
+    return decoded
+
+
+def statement(
+    session: Session,
+    account_id: int,
+    *,
+    start: datetime | None = None,
+    end: datetime | None = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+    cursor: str | None = None,
+) -> Statement:
+    """Posted postings of an account with ``start <= effective_at < end``, oldest
+    first, each with the running balance after it; ``limit`` lines per page.
+
+    The opening balance is everything posted before the page's first line, so
+    every page's running balances are absolute, not relative to the page.
+    """
+    if not isinstance(limit, int) or not 1 <= limit <= PAGE_SIZE_MAX:
+        raise ValidationFailed(f"limit must be between 1 and {PAGE_SIZE_MAX}", field="limit")
+    for moment, name in ((start, "start"), (end, "end")):
+        if moment is not None:
+            require_aware(moment, name)
+    if start is not None and end is not None and end < start:
+        raise ValidationFailed("end is before start", field="end")
+    account = get_account(session, account_id)
+    signed = _signed(account.type)
+    order_key = tuple_(postings.c.effective_at, postings.c.transaction_id, postings.c.leg)
+    joined = postings.join(transactions, transactions.c.id == postings.c.transaction_id)
+    base = [postings.c.account_id == account_id, transactions.c.status == "posted"]
+
+    if cursor is not None:
+        position = _decode_cursor(cursor)
+        before_page = order_key <= tuple_(*position)
+        page_filter = order_key > tuple_(*position)
+    else:
+        before_page = postings.c.effective_at < start if start is not None else None
+        page_filter = None
+
+    opening = 0
+    if before_page is not None:
+        opening = int(
+            session.execute(
+                select(func.coalesce(func.sum(signed), 0))
+                .select_from(joined)
+                .where(*base, before_page)
+            ).scalar_one()
+        )
+
+    conditions = list(base)
+    if start is not None:
+        conditions.append(postings.c.effective_at >= start)
+    if end is not None:
+        conditions.append(postings.c.effective_at < end)
+    if page_filter is not None:
+        conditions.append(page_filter)
+    rows = session.execute(
+        select(
+            postings.c.transaction_id,
+            postings.c.leg,
+            postings.c.effective_at,
+            postings.c.direction,
+            postings.c.amount_minor,
+            transactions.c.description,
+            signed.label("signed_minor"),
+        )
+        .select_from(joined)
+        .where(and_(*conditions))
+        .order_by(postings.c.effective_at, postings.c.transaction_id, postings.c.leg)
+        .limit(limit + 1)
+    ).all()
+    has_more = len(rows) > limit
+    rows = rows[:limit]
+    running = opening
+    lines = []
+    for row in rows:
+        running += row.signed_minor
+        lines.append(
+            StatementLine(
+                transaction_id=row.transaction_id,
+                leg=row.leg,
+                effective_at=row.effective_at,
+                description=row.description,
+                direction=row.direction,
+                amount_minor=row.amount_minor,
+                running_balance_minor=running,
+            )
+        )
+    next_cursor = None
+    if has_more:
+        last = rows[-1]
+        next_cursor = _encode_cursor(last.effective_at, last.transaction_id, last.leg)
+    return Statement(
+        account_id=account_id,
+        currency=account.currency,
+        start=start,
+        end=end,
+        opening_balance_minor=opening,
+        lines=tuple(lines),
+        has_more=has_more,
+        next_cursor=next_cursor,
+    )
+
+
+def trial_balance(session: Session) -> list[TrialBalanceLine]:
+    """Posted debits and credits per currency, from the accounts' stored totals.
+
+    Every line must balance; :func:`ledger.journal.audit.check_invariants` also
+    recomputes it from the postings themselves.
+    """
+    rows = session.execute(
+        select(
+            accounts.c.currency,
+            func.coalesce(func.sum(accounts.c.debits_posted_minor), 0),
+            func.coalesce(func.sum(accounts.c.credits_posted_minor), 0),
+        )
+        .group_by(accounts.c.currency)
+        .order_by(accounts.c.currency)
+    ).all()
+    return [TrialBalanceLine(currency, int(debits), int(credits)) for currency, debits, credits in rows]
+
+
+def pending_expired_ids(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
+    """Pending transactions whose ``expires_at`` has passed, oldest first."""
+    return list(
+        session.execute(
+            select(transactions.c.id)
+            .where(
+                transactions.c.status == "pending",
+                transactions.c.expires_at.is_not(None),
+                transactions.c.expires_at <= now,
+            )
+            .order_by(transactions.c.expires_at, transactions.c.id)
+            .limit(limit)
+        ).scalars()
+    )

@@ -1,0 +1,53 @@
+"""Every bound the ledger enforces, named once.
+
+A limit that is not written down is a limit discovered in production. Each
+constant says what it bounds and why the value was chosen.
+"""
+
+from __future__ import annotations
+
+#: Largest amount or balance column, in minor units: PostgreSQL BIGINT and SQLite
+#: INTEGER are signed 64-bit. Sums beyond it raise BalanceOverflow, never wrap.
+AMOUNT_MINOR_MAX = 2**63 - 1
+
+#: Postings in one transaction. A remittance with FX and fees needs about six;
+#: 64 leaves room for fee splits without letting one request lock half the book.
+POSTINGS_PER_TRANSACTION_MAX = 64
+
+#: Postings in one transaction, minimum: a single leg cannot balance.
+POSTINGS_PER_TRANSACTION_MIN = 2
+
+#: Transactions in one batch call (the issue's bound; one database transaction).
+BATCH_TRANSACTIONS_MAX = 1_000
+
+#: Attempts for one unit of work when the database reports a deadlock, a
+#: serialization failure or a lost idempotency race. Bounded so a pathological
+#: conflict surfaces as an error instead of spinning.
+RETRY_ATTEMPTS_MAX = 8
+
+#: First back-off between retries, in seconds; doubles each attempt, with jitter.
+RETRY_BACKOFF_SECONDS = 0.002
+
+#: Page size of statements and listings.
+PAGE_SIZE_DEFAULT = 100
+PAGE_SIZE_MAX = 1_000
+
+#: Text bounds.
+DESCRIPTION_LENGTH_MAX = 500
+ACCOUNT_CODE_LENGTH_MAX = 200
+ACCOUNT_NAME_LENGTH_MAX = 200
+OWNER_REFERENCE_LENGTH_MAX = 200
+IDEMPOTENCY_KEY_LENGTH_MAX = 255
+CLIENT_ID_LENGTH_MAX = 64
+
+#: Serialized size of a metadata object, in bytes of compact JSON.
+METADATA_BYTES_MAX = 8_192
+
+#: Nesting depth of a metadata object; deeper structures are refused.
+METADATA_DEPTH_MAX = 8
+
+#: Transactions sealed per sealing batch (one database transaction each).
+SEAL_BATCH_SIZE = 2_000
+
+#: Pending transactions voided per expiry batch.
+EXPIRY_BATCH_SIZE = 1_000
