@@ -106,14 +106,14 @@ def load_transactions(
             select(transactions.c.reverses_id, transactions.c.id).where(
                 transactions.c.reverses_id.in_(ids)
             )
-        ).tuples().all()
+        ).all()
     )
     captured_by = dict(
         session.execute(
             select(transactions.c.pending_id, transactions.c.id).where(
                 transactions.c.pending_id.in_(ids)
             )
-        ).tuples().all()
+        ).all()
     )
     return [
         TransactionRecord(

@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import delete, func, insert, select, update
+from sqlalchemy import Row, delete, func, insert, select, update
 from sqlalchemy.orm import Session
 
 from ledger.clock import ensure_utc
@@ -151,7 +152,7 @@ def verify_chain(session: Session) -> Verification:
         records = {
             r.id: r for r in queries.load_transactions(session, [link.transaction_id for link in links])
         }
-        for link in links:
+        for position, link in enumerate(links):
             if link.sequence != last_sequence + 1 or link.previous_hash != previous:
                 return Verification(
                     False, checked, "chain_broken", link.transaction_id, link.sequence,
@@ -164,6 +165,14 @@ def verify_chain(session: Session) -> Verification:
                     "a sealed transaction is gone from the journal",
                 )
             if link_hash(previous, record) != link.hash:
+                # If the next link still vouches for this hash, the seal is as
+                # written and the transaction changed; otherwise the seal was.
+                following = _hash_after(session, links, position)
+                if following is not None and following != link.hash:
+                    return Verification(
+                        False, checked, "chain_broken", link.transaction_id, link.sequence,
+                        "the seal was rewritten: the next link does not vouch for it",
+                    )
                 return Verification(
                     False, checked, "changed", link.transaction_id, link.sequence,
                     "the transaction's stored content no longer matches its seal",
@@ -197,6 +206,19 @@ def verify_chain(session: Session) -> Verification:
             "a posted transaction is neither sealed nor queued for sealing",
         )
     return Verification(True, checked)
+
+
+def _hash_after(session: Session, links: Sequence[Row[Any]], position: int) -> str | None:
+    """What the link after ``links[position]`` (or the head) says its hash was."""
+    if position + 1 < len(links):
+        return str(links[position + 1].previous_hash)
+    following = session.execute(
+        select(seals.c.previous_hash).where(seals.c.sequence == links[position].sequence + 1)
+    ).scalar()
+    if following is not None:
+        return str(following)
+    head = session.execute(select(seal_head).where(seal_head.c.id == 1)).one()
+    return str(head.hash) if head.sequence == links[position].sequence else None
 
 
 def queued_count(session: Session) -> int:
