@@ -37,6 +37,7 @@ from ledger.clock import ensure_utc
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import (
     AccountClosed,
+    AlreadyReversed,
     AccountNotFound,
     BalanceOverflow,
     CurrencyMismatch,
@@ -163,6 +164,12 @@ def execute(
     account_ids = {p.account_id for i in live for c in commands[i].creates for p in c.spec.postings}
     account_ids |= {p.account_id for rows in pending_postings.values() for p in rows}
     locked = {row.id: _account_from_row(row) for row in storage.lock_accounts(session, account_ids)}
+    # Read after the account locks: a concurrent reversal of the same original
+    # touches the same accounts, so by now it has committed or not started. It
+    # must be reported as such, not as the insufficient funds it left behind.
+    reversed_by = storage.reversals_of(
+        session, {c.reverses_id for i in live for c in commands[i].creates if c.reverses_id}
+    )
 
     plan = _Plan()
     outcomes: dict[int, Outcome] = {}
@@ -170,7 +177,8 @@ def execute(
     for index in live:
         try:
             outcomes[index] = _simulate(
-                commands[index], now, locked, pending_rows, pending_postings, resolved, plan
+                commands[index], now, locked, pending_rows, pending_postings, resolved,
+                reversed_by, plan,
             )
         except LedgerError as error:
             results[index] = error
@@ -281,10 +289,20 @@ def _simulate(
     pending_rows: dict[uuid.UUID, Row[Any]],
     pending_postings: dict[uuid.UUID, list[Row[Any]]],
     resolved: set[uuid.UUID],
+    reversed_by: dict[uuid.UUID, uuid.UUID],
     plan: _Plan,
 ) -> Outcome:
     """Apply one command to the locked totals, or raise and leave them untouched."""
     changes: dict[int, Totals] = defaultdict(Totals)
+
+    for create in command.creates:
+        if create.reverses_id is not None and create.reverses_id in reversed_by:
+            raise AlreadyReversed(
+                f"transaction {create.reverses_id} was already reversed by "
+                f"{reversed_by[create.reverses_id]}",
+                transaction_id=str(create.reverses_id),
+                reversed_by_id=str(reversed_by[create.reverses_id]),
+            )
 
     for resolve in command.resolves:
         row = pending_rows.get(resolve.transaction_id)
@@ -378,6 +396,8 @@ def _simulate(
         record = _plan_create(create, now, plan)
         if create.pending_id is not None:
             created_ids[create.pending_id] = record.id
+        if create.reverses_id is not None:
+            reversed_by[create.reverses_id] = record.id  # a second one in the batch fails
         records.append(record)
     for resolve in command.resolves:
         resolved.add(resolve.transaction_id)

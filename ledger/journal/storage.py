@@ -88,6 +88,21 @@ def load_postings(session: Session, transaction_ids: Iterable[uuid.UUID]) -> Seq
     return session.execute(query).all()
 
 
+def reversals_of(
+    session: Session, transaction_ids: Iterable[uuid.UUID]
+) -> dict[uuid.UUID, uuid.UUID]:
+    """{original id: id of the transaction that reverses it} for those reversed."""
+    ids = sorted(set(transaction_ids))
+    if not ids:
+        return {}
+    rows = session.execute(
+        select(transactions.c.reverses_id, transactions.c.id).where(
+            transactions.c.reverses_id.in_(ids)
+        )
+    ).all()
+    return {original: reversal for original, reversal in rows}
+
+
 _PG_INSERT_POSTINGS = text(
     "INSERT INTO postings "
     "(transaction_id, leg, account_id, direction, amount_minor, currency, effective_at) "
