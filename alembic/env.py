@@ -1,10 +1,10 @@
 """Alembic environment: migrations run against the URL the caller gives
 (``ledger.migrations``) or DATABASE_URL."""
 
-from alembic import context
 from sqlalchemy import create_engine
 
 import ledger.models  # noqa: F401  (registers every table on Base.metadata)
+from alembic import context
 from ledger.config import Settings, ensure_sqlite_directory, normalize_database_url
 from ledger.db import Base
 

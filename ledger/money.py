@@ -75,7 +75,7 @@ def exponent(code: str) -> int:
 
 
 def _as_decimal(amount: Decimal | str | int) -> Decimal:
-    if isinstance(amount, bool) or isinstance(amount, float):
+    if isinstance(amount, bool | float):
         # bool is an int subclass; float cannot carry money exactly.
         raise InvalidAmount(f"amount must be a decimal string, not {type(amount).__name__}")
     if isinstance(amount, Decimal):
@@ -171,7 +171,7 @@ def allocate(total_minor: int, ratios: Sequence[int | Decimal]) -> list[int]:
         raise ValueError("allocate needs at least one ratio")
     exact: list[Fraction] = []
     for ratio in ratios:
-        if isinstance(ratio, float) or isinstance(ratio, bool):
+        if isinstance(ratio, float | bool):
             raise TypeError("ratios must be int or Decimal")
         fraction = Fraction(ratio)
         if fraction < 0:

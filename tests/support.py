@@ -9,7 +9,9 @@ from ledger.db import Base, Database
 from ledger.journal import AccountRecord, AccountSpec, TransactionSpec, credit, debit, open_account
 
 
-def open_accounts(database: Database, clock: FixedClock, *specs: AccountSpec) -> list[AccountRecord]:
+def open_accounts(
+    database: Database, clock: FixedClock, *specs: AccountSpec
+) -> list[AccountRecord]:
     return [
         database.run(lambda session, spec=spec: open_account(session, spec, now=clock.now()))
         for spec in specs

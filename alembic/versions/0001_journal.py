@@ -26,6 +26,7 @@ Create Date: 2026-11-23
 from collections.abc import Sequence
 
 import sqlalchemy as sa
+
 from alembic import op
 
 revision: str = "0001"
@@ -60,10 +61,18 @@ def upgrade() -> None:
         sa.Column("metadata", JSON_OBJECT, nullable=False),
         sa.Column("created_at", TIMESTAMP, nullable=False),
         sa.Column("closed_at", TIMESTAMP, nullable=True),
-        sa.Column("debits_posted_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
-        sa.Column("credits_posted_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
-        sa.Column("debits_pending_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
-        sa.Column("credits_pending_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False),
+        sa.Column(
+            "debits_posted_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False
+        ),
+        sa.Column(
+            "credits_posted_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False
+        ),
+        sa.Column(
+            "debits_pending_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False
+        ),
+        sa.Column(
+            "credits_pending_minor", sa.BigInteger(), server_default=sa.text("0"), nullable=False
+        ),
         sa.PrimaryKeyConstraint("id", name="pk_accounts"),
         sa.UniqueConstraint("code", name="uq_accounts_code"),
         sa.CheckConstraint(
@@ -237,7 +246,8 @@ POSTGRESQL_TRIGGERS = [
     """
     CREATE FUNCTION journal_refuse_change() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
-        RAISE EXCEPTION 'journal: % on % is refused: the journal is append-only', TG_OP, TG_TABLE_NAME
+        RAISE EXCEPTION 'journal: % on % is refused: the journal is append-only',
+            TG_OP, TG_TABLE_NAME
             USING ERRCODE = 'integrity_constraint_violation';
     END $$
     """,
@@ -262,7 +272,8 @@ POSTGRESQL_TRIGGERS = [
               WHERE a.currency <> i.currency LIMIT 1) AS mismatched
         INTO found;
         IF found.recorded IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: transaction % is recorded; postings cannot be added', found.recorded
+            RAISE EXCEPTION 'journal: transaction % is recorded; postings cannot be added',
+                found.recorded
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         IF found.stored <> found.arrived THEN
@@ -358,7 +369,8 @@ POSTGRESQL_TRIGGERS = [
     CREATE FUNCTION journal_guard_transaction_update() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         IF OLD.status <> 'pending' THEN
-            RAISE EXCEPTION 'journal: transaction % is %; it can no longer change', OLD.id, OLD.status
+            RAISE EXCEPTION 'journal: transaction % is %; it can no longer change',
+                OLD.id, OLD.status
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         IF NEW.status NOT IN ('posted', 'voided') THEN

@@ -97,7 +97,9 @@ def check_invariants(session: Session) -> list[str]:
     orphans = session.execute(
         select(func.count())
         .select_from(transactions)
-        .where(~select(postings.c.leg).where(postings.c.transaction_id == transactions.c.id).exists())
+        .where(
+            ~select(postings.c.leg).where(postings.c.transaction_id == transactions.c.id).exists()
+        )
     ).scalar_one()
     if orphans:
         problems.append(f"{orphans} transaction(s) have no postings")

@@ -37,8 +37,8 @@ from ledger.clock import ensure_utc
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import (
     AccountClosed,
-    AlreadyReversed,
     AccountNotFound,
+    AlreadyReversed,
     BalanceOverflow,
     CurrencyMismatch,
     IdempotencyConflict,
@@ -146,9 +146,7 @@ def execute(
     for index, command in enumerate(commands):
         try:
             for create in command.creates:
-                validate_transaction_spec(
-                    create.spec, pending=create.status == "pending", now=now
-                )
+                validate_transaction_spec(create.spec, pending=create.status == "pending", now=now)
         except LedgerError as error:
             results[index] = error
 
@@ -177,8 +175,14 @@ def execute(
     for index in live:
         try:
             outcomes[index] = _simulate(
-                commands[index], now, locked, pending_rows, pending_postings, resolved,
-                reversed_by, plan,
+                commands[index],
+                now,
+                locked,
+                pending_rows,
+                pending_postings,
+                resolved,
+                reversed_by,
+                plan,
             )
         except LedgerError as error:
             results[index] = error
@@ -225,8 +229,9 @@ def _check_idempotency(
     stored = {
         (row.client_id, row.idempotency_key): row
         for row in session.execute(
-            select(table.c.id, table.c.client_id, table.c.idempotency_key, table.c.request_hash)
-            .where(tuple_(table.c.client_id, table.c.idempotency_key).in_(sorted(pairs)))
+            select(
+                table.c.id, table.c.client_id, table.c.idempotency_key, table.c.request_hash
+            ).where(tuple_(table.c.client_id, table.c.idempotency_key).in_(sorted(pairs)))
         )
     }
     stored_records = {
@@ -373,13 +378,14 @@ def _simulate(
             and after_available < account.floor
             and after_available < before_available
         ):
+            required = before_available - after_available
             raise InsufficientFunds(
                 f"account {account_id} has {format_minor(before_available, account.currency)} "
-                f"available; this needs {format_minor(before_available - after_available, account.currency)}"
-                f" and the floor is {format_minor(account.floor, account.currency)}",
+                f"available; this needs {format_minor(required, account.currency)} and the "
+                f"floor is {format_minor(account.floor, account.currency)}",
                 account_id=account_id,
                 available_minor=before_available,
-                required_minor=before_available - after_available,
+                required_minor=required,
                 floor_minor=account.floor,
                 currency=account.currency,
             )
@@ -435,8 +441,12 @@ def _plan_create(create: Create, now: datetime, plan: _Plan) -> TransactionRecor
         )
         postings.append(
             PostingRecord(
-                transaction_id, leg, posting.account_id, posting.direction,
-                posting.amount_minor, posting.currency,
+                transaction_id,
+                leg,
+                posting.account_id,
+                posting.direction,
+                posting.amount_minor,
+                posting.currency,
             )
         )
     plan.transaction_rows.append(

@@ -75,9 +75,7 @@ def ensure_position_account(session: Session, currency: str, *, now: datetime) -
         return accounts.open_account(session, spec, now=now).id
 
 
-def convert(
-    amount_minor: int, rate: Rate, *, rounding: str = DEFAULT_ROUNDING
-) -> int:
+def convert(amount_minor: int, rate: Rate, *, rounding: str = DEFAULT_ROUNDING) -> int:
     """Minor units of ``rate.quote`` for ``amount_minor`` of ``rate.base``, rounded once."""
     exact = from_minor(amount_minor, rate.base) * rate.rate
     return round_to_minor(exact, rate.quote, rounding)

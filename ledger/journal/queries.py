@@ -303,7 +303,9 @@ def trial_balance(session: Session) -> list[TrialBalanceLine]:
         .group_by(accounts.c.currency)
         .order_by(accounts.c.currency)
     ).all()
-    return [TrialBalanceLine(currency, int(debits), int(credits)) for currency, debits, credits in rows]
+    return [
+        TrialBalanceLine(currency, int(debits), int(credits)) for currency, debits, credits in rows
+    ]
 
 
 def pending_expired_ids(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:

@@ -62,8 +62,7 @@ def canonical_transaction(record: TransactionRecord) -> dict[str, Any]:
         "pending_id": None if record.pending_id is None else str(record.pending_id),
         "metadata": record.metadata,
         "postings": [
-            [p.leg, p.account_id, p.direction, p.amount_minor, p.currency]
-            for p in record.postings
+            [p.leg, p.account_id, p.direction, p.amount_minor, p.currency] for p in record.postings
         ],
     }
 
@@ -75,15 +74,15 @@ def link_hash(previous_hash: str, record: TransactionRecord) -> str:
 
 def seal_batch(session: Session, *, now: datetime, limit: int = SEAL_BATCH_SIZE) -> int:
     """Seal up to ``limit`` queued transactions; return how many were sealed."""
-    head = session.execute(
-        select(seal_head).where(seal_head.c.id == 1).with_for_update()
-    ).one()
+    head = session.execute(select(seal_head).where(seal_head.c.id == 1).with_for_update()).one()
     queued = session.execute(
         select(seal_queue.c.id, seal_queue.c.transaction_id).order_by(seal_queue.c.id).limit(limit)
     ).all()
     if not queued:
         return 0
-    records = {r.id: r for r in queries.load_transactions(session, [q.transaction_id for q in queued])}
+    records = {
+        r.id: r for r in queries.load_transactions(session, [q.transaction_id for q in queued])
+    }
     sequence, previous = head.sequence, head.hash
     rows = []
     sealed_at = ensure_utc(now)
@@ -150,18 +149,27 @@ def verify_chain(session: Session) -> Verification:
         if not links:
             break
         records = {
-            r.id: r for r in queries.load_transactions(session, [link.transaction_id for link in links])
+            r.id: r
+            for r in queries.load_transactions(session, [link.transaction_id for link in links])
         }
         for position, link in enumerate(links):
             if link.sequence != last_sequence + 1 or link.previous_hash != previous:
                 return Verification(
-                    False, checked, "chain_broken", link.transaction_id, link.sequence,
+                    False,
+                    checked,
+                    "chain_broken",
+                    link.transaction_id,
+                    link.sequence,
                     "the link does not follow the one before it",
                 )
             record = records.get(link.transaction_id)
             if record is None:
                 return Verification(
-                    False, checked, "missing", link.transaction_id, link.sequence,
+                    False,
+                    checked,
+                    "missing",
+                    link.transaction_id,
+                    link.sequence,
                     "a sealed transaction is gone from the journal",
                 )
             if link_hash(previous, record) != link.hash:
@@ -170,11 +178,19 @@ def verify_chain(session: Session) -> Verification:
                 following = _hash_after(session, links, position)
                 if following is not None and following != link.hash:
                     return Verification(
-                        False, checked, "chain_broken", link.transaction_id, link.sequence,
+                        False,
+                        checked,
+                        "chain_broken",
+                        link.transaction_id,
+                        link.sequence,
                         "the seal was rewritten: the next link does not vouch for it",
                     )
                 return Verification(
-                    False, checked, "changed", link.transaction_id, link.sequence,
+                    False,
+                    checked,
+                    "changed",
+                    link.transaction_id,
+                    link.sequence,
                     "the transaction's stored content no longer matches its seal",
                 )
             previous = link.hash
@@ -183,7 +199,11 @@ def verify_chain(session: Session) -> Verification:
     head = session.execute(select(seal_head).where(seal_head.c.id == 1)).one()
     if head.sequence != last_sequence or head.hash != previous:
         return Verification(
-            False, checked, "head_mismatch", None, head.sequence,
+            False,
+            checked,
+            "head_mismatch",
+            None,
+            head.sequence,
             "the chain's head does not match its last link",
         )
     unsealed = session.execute(
@@ -202,7 +222,11 @@ def verify_chain(session: Session) -> Verification:
     ).scalar()
     if unsealed is not None:
         return Verification(
-            False, checked, "unsealed", unsealed, None,
+            False,
+            checked,
+            "unsealed",
+            unsealed,
+            None,
             "a posted transaction is neither sealed nor queued for sealing",
         )
     return Verification(True, checked)

@@ -153,8 +153,15 @@ def insert_postings(session: Session, rows: Sequence[dict[str, Any]]) -> None:
     if not rows:
         return
     if _is_postgresql(session):
-        names = ("transaction_id", "leg", "account_id", "direction", "amount_minor",
-                 "currency", "effective_at")
+        names = (
+            "transaction_id",
+            "leg",
+            "account_id",
+            "direction",
+            "amount_minor",
+            "currency",
+            "effective_at",
+        )
         session.execute(_PG_INSERT_POSTINGS, _columns(rows, names))
     else:
         session.execute(insert(postings), list(rows))
@@ -165,9 +172,20 @@ def insert_transactions(session: Session, rows: Sequence[dict[str, Any]]) -> Non
     if not rows:
         return
     if _is_postgresql(session):
-        names = ("id", "client_id", "idempotency_key", "request_hash", "description", "status",
-                 "effective_at", "created_at", "expires_at", "resolved_at", "reverses_id",
-                 "pending_id")
+        names = (
+            "id",
+            "client_id",
+            "idempotency_key",
+            "request_hash",
+            "description",
+            "status",
+            "effective_at",
+            "created_at",
+            "expires_at",
+            "resolved_at",
+            "reverses_id",
+            "pending_id",
+        )
         parameters = _columns(rows, names)
         parameters["metadata"] = [
             json.dumps(row["metadata"], separators=(",", ":")) for row in rows
@@ -209,8 +227,12 @@ def write_account_totals(session: Session, totals: Sequence[AccountTotals]) -> N
     """Store new balance totals for locked accounts, one statement on PostgreSQL."""
     if not totals:
         return
-    names = ("debits_posted_minor", "credits_posted_minor", "debits_pending_minor",
-             "credits_pending_minor")
+    names = (
+        "debits_posted_minor",
+        "credits_posted_minor",
+        "debits_pending_minor",
+        "credits_pending_minor",
+    )
     if _is_postgresql(session):
         parameters: dict[str, list[int]] = {"id": [row.id for row in totals]}
         for name in names:

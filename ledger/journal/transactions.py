@@ -173,7 +173,9 @@ def _captured_legs(
                 posting=index,
                 held_minor=held.amount_minor,
             )
-    if all(leg.amount_minor == held.amount_minor for leg, held in zip(legs, hold.postings)):
+    if all(
+        leg.amount_minor == held.amount_minor for leg, held in zip(legs, hold.postings, strict=True)
+    ):
         return None
     return legs
 
@@ -268,8 +270,9 @@ def post_batch(
         raise LimitExceeded(
             f"a batch holds at most {BATCH_TRANSACTIONS_MAX} transactions, got {len(specs)}"
         )
-    commands = [Command(creates=(Create(spec, "posted", _request_hash("post", spec)),))
-                for spec in specs]
+    commands = [
+        Command(creates=(Create(spec, "posted", _request_hash("post", spec)),)) for spec in specs
+    ]
     results = execute(session, commands, now=clock.now())
     errors = {i: result for i, result in enumerate(results) if isinstance(result, LedgerError)}
     if errors:

@@ -50,15 +50,16 @@ def validate_posting(posting: PostingSpec, index: int) -> None:
         or isinstance(posting.account_id, bool)
         or posting.account_id <= 0
     ):
-        raise ValidationFailed(f"posting {index}: account id must be a positive integer",
-                               posting=index)
+        raise ValidationFailed(
+            f"posting {index}: account id must be a positive integer", posting=index
+        )
     if posting.direction not in DIRECTIONS_SET:
-        raise ValidationFailed(f"posting {index}: direction must be debit or credit",
-                               posting=index)
+        raise ValidationFailed(f"posting {index}: direction must be debit or credit", posting=index)
     amount = posting.amount_minor
     if not isinstance(amount, int) or isinstance(amount, bool):
-        raise InvalidAmount(f"posting {index}: amount must be an integer of minor units",
-                            posting=index)
+        raise InvalidAmount(
+            f"posting {index}: amount must be an integer of minor units", posting=index
+        )
     if amount <= 0:
         raise InvalidAmount(f"posting {index}: amount must be positive", posting=index)
     if amount > AMOUNT_MINOR_MAX:

@@ -36,7 +36,9 @@ def test_random_transfers_from_eight_threads_keep_every_invariant(postgres_datab
     hot = open_accounts(database, clock, wallet("hot", allow_overdraft=True))[0]
     wallets = open_accounts(database, clock, *(wallet(f"w{i}") for i in range(6)))
     everyone = [hot, *wallets]
-    database.run(lambda s: post_batch(s, [transfer(bank.id, w.id, 5_000) for w in everyone], clock=clock))
+    database.run(
+        lambda s: post_batch(s, [transfer(bank.id, w.id, 5_000) for w in everyone], clock=clock)
+    )
     outcomes: Counter[str] = Counter()
     unexpected: list[BaseException] = []
     lock = threading.Lock()
@@ -50,18 +52,20 @@ def test_random_transfers_from_eight_threads_keep_every_invariant(postgres_datab
                 rng.shuffle(pair)
             else:
                 pair = rng.sample(everyone, 2)
-            amount = rng.randint(1, 2_500)
+            spec = transfer(pair[0].id, pair[1].id, rng.randint(1, 2_500))
             action = rng.random()
             try:
                 if action < 0.8:
-                    database.run(lambda s: post_transaction(s, transfer(pair[0].id, pair[1].id, amount), clock=clock))
+                    database.run(lambda s, spec=spec: post_transaction(s, spec, clock=clock))
                     result = "posted"
                 elif action < 0.9:
-                    database.run(lambda s: create_pending(s, transfer(pair[0].id, pair[1].id, amount), clock=clock))
+                    database.run(lambda s, spec=spec: create_pending(s, spec, clock=clock))
                     result = "held"
                 else:
-                    record = database.run(lambda s: post_transaction(s, transfer(pair[0].id, pair[1].id, amount), clock=clock))
-                    database.run(lambda s: reverse_transaction(s, record.id, clock=clock))
+                    record = database.run(
+                        lambda s, spec=spec: post_transaction(s, spec, clock=clock)
+                    )
+                    database.run(lambda s, tid=record.id: reverse_transaction(s, tid, clock=clock))
                     result = "reversed"
             except InsufficientFunds:
                 result = "insufficient_funds"
@@ -100,7 +104,9 @@ def test_the_same_idempotency_key_sent_concurrently_gives_one_transaction(databa
         records = list(pool.map(send, range(THREADS)))
     assert len({record.id for record in records}) == 1
     assert sum(not record.replayed for record in records) == 1
-    count = database.run(lambda s: s.execute(select(func.count()).select_from(Transaction)).scalar_one())
+    count = database.run(
+        lambda s: s.execute(select(func.count()).select_from(Transaction)).scalar_one()
+    )
     assert count == 1
     assert database.run(lambda s: get_account(s, alice.id)).balances.posted_minor == 1_234
 
@@ -113,7 +119,9 @@ def test_concurrent_holds_cannot_overspend(database, clock):
     def reserve(_: int) -> bool:
         barrier.wait()
         try:
-            database.run(lambda s: create_pending(s, transfer(alice.id, bob.id, 3_000), clock=clock))
+            database.run(
+                lambda s: create_pending(s, transfer(alice.id, bob.id, 3_000), clock=clock)
+            )
             return True
         except InsufficientFunds:
             return False
@@ -127,7 +135,9 @@ def test_concurrent_holds_cannot_overspend(database, clock):
 
 def test_concurrent_reversals_of_one_transaction_reverse_it_once(database, clock):
     bank, alice = open_accounts(database, clock, cash("bank"), wallet("alice"))
-    payment = database.run(lambda s: post_transaction(s, transfer(bank.id, alice.id, 500), clock=clock))
+    payment = database.run(
+        lambda s: post_transaction(s, transfer(bank.id, alice.id, 500), clock=clock)
+    )
     barrier = threading.Barrier(4)
 
     def attempt(_: int) -> str:

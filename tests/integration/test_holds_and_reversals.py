@@ -92,12 +92,12 @@ def test_partial_capture_legs_are_checked_against_the_hold(database, clock, fund
     record = hold(database, clock, transfer(alice.id, bob.id, 3_000))
     with pytest.raises(AmountExceedsPending):
         database.run(lambda s: post_pending(s, record.id, amount_minor=3_001, clock=clock))
+    swapped = (debit(bob.id, 10, "USD"), credit(alice.id, 10, "USD"))
     with pytest.raises(ValidationFailed):
-        legs = (debit(bob.id, 10, "USD"), credit(alice.id, 10, "USD"))
-        database.run(lambda s: post_pending(s, record.id, postings=legs, clock=clock))
+        database.run(lambda s: post_pending(s, record.id, postings=swapped, clock=clock))
+    unbalanced = (debit(alice.id, 10, "USD"), credit(bob.id, 9, "USD"))
     with pytest.raises(ValidationFailed):
-        legs = (debit(alice.id, 10, "USD"), credit(bob.id, 9, "USD"))  # does not balance
-        database.run(lambda s: post_pending(s, record.id, postings=legs, clock=clock))
+        database.run(lambda s: post_pending(s, record.id, postings=unbalanced, clock=clock))
     same = database.run(lambda s: post_pending(s, record.id, amount_minor=3_000, clock=clock))
     assert same.id == record.id  # the full amount is a full capture
 
@@ -120,8 +120,16 @@ def test_voiding_releases_and_resolved_holds_stay_resolved(database, clock, fund
 
 def test_expired_holds_are_voided_and_can_no_longer_be_posted(database, clock, funded):
     _, alice, bob = funded
-    soon = hold(database, clock, transfer(alice.id, bob.id, 1_000, expires_at=clock.now() + timedelta(minutes=10)))
-    later = hold(database, clock, transfer(alice.id, bob.id, 2_000, expires_at=clock.now() + timedelta(hours=2)))
+    soon = hold(
+        database,
+        clock,
+        transfer(alice.id, bob.id, 1_000, expires_at=clock.now() + timedelta(minutes=10)),
+    )
+    later = hold(
+        database,
+        clock,
+        transfer(alice.id, bob.id, 2_000, expires_at=clock.now() + timedelta(hours=2)),
+    )
     forever = hold(database, clock, transfer(alice.id, bob.id, 500))
     clock.advance(timedelta(minutes=30))
     with pytest.raises(PendingExpired):
@@ -137,11 +145,14 @@ def test_expired_holds_are_voided_and_can_no_longer_be_posted(database, clock, f
 
 def test_a_reversal_mirrors_and_links_both_ways(database, clock, funded):
     _, alice, bob = funded
-    payment = database.run(lambda s: post_transaction(s, transfer(alice.id, bob.id, 2_500), clock=clock))
+    payment = database.run(
+        lambda s: post_transaction(s, transfer(alice.id, bob.id, 2_500), clock=clock)
+    )
     reversal = database.run(lambda s: reverse_transaction(s, payment.id, clock=clock))
     assert reversal.reverses_id == payment.id
     assert [(p.account_id, p.direction, p.amount_minor) for p in reversal.postings] == [
-        (alice.id, "credit", 2_500), (bob.id, "debit", 2_500),
+        (alice.id, "credit", 2_500),
+        (bob.id, "debit", 2_500),
     ]
     assert database.run(lambda s: get_transaction(s, payment.id)).reversed_by_id == reversal.id
     assert balances_of(database, alice.id, bob.id) == [(10_000, 0, 10_000), (0, 0, 0)]
@@ -163,7 +174,9 @@ def test_only_posted_transactions_are_reversed(database, clock, funded):
 
 def test_a_reversal_respects_balance_rules(database, clock, funded):
     _, alice, bob = funded
-    payment = database.run(lambda s: post_transaction(s, transfer(alice.id, bob.id, 2_500), clock=clock))
+    payment = database.run(
+        lambda s: post_transaction(s, transfer(alice.id, bob.id, 2_500), clock=clock)
+    )
     database.run(lambda s: post_transaction(s, transfer(bob.id, alice.id, 2_000), clock=clock))
     with pytest.raises(InsufficientFunds):  # Bob spent what the reversal would take back
         database.run(lambda s: reverse_transaction(s, payment.id, clock=clock))
@@ -171,21 +184,35 @@ def test_a_reversal_respects_balance_rules(database, clock, funded):
 
 def test_reversal_with_a_key_replays_and_conflicts_like_any_post(database, clock, funded):
     _, alice, bob = funded
-    payment = database.run(lambda s: post_transaction(s, transfer(alice.id, bob.id, 100), clock=clock))
-    first = database.run(lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-1", clock=clock))
-    again = database.run(lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-1", clock=clock))
+    payment = database.run(
+        lambda s: post_transaction(s, transfer(alice.id, bob.id, 100), clock=clock)
+    )
+    first = database.run(
+        lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-1", clock=clock)
+    )
+    again = database.run(
+        lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-1", clock=clock)
+    )
     assert again.id == first.id and again.replayed
     with pytest.raises(AlreadyReversed):
-        database.run(lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-2", clock=clock))
-    other = database.run(lambda s: post_transaction(s, transfer(alice.id, bob.id, 100), clock=clock))
+        database.run(
+            lambda s: reverse_transaction(s, payment.id, idempotency_key="rev-2", clock=clock)
+        )
+    other = database.run(
+        lambda s: post_transaction(s, transfer(alice.id, bob.id, 100), clock=clock)
+    )
     with pytest.raises(IdempotencyConflict):  # same key, another transaction
-        database.run(lambda s: reverse_transaction(s, other.id, idempotency_key="rev-1", clock=clock))
+        database.run(
+            lambda s: reverse_transaction(s, other.id, idempotency_key="rev-1", clock=clock)
+        )
 
 
 def test_a_multi_leg_hold_captures_leg_by_leg(database, clock, funded):
-    bank, alice, bob = funded
+    _, alice, bob = funded
     fee = open_accounts(database, clock, wallet("fees"))[0]
-    spec = TransactionSpec((debit(alice.id, 1_050, "USD"), credit(bob.id, 1_000, "USD"), credit(fee.id, 50, "USD")))
+    spec = TransactionSpec(
+        (debit(alice.id, 1_050, "USD"), credit(bob.id, 1_000, "USD"), credit(fee.id, 50, "USD"))
+    )
     record = hold(database, clock, spec)
     legs = (debit(alice.id, 530, "USD"), credit(bob.id, 500, "USD"), credit(fee.id, 30, "USD"))
     capture = database.run(lambda s: post_pending(s, record.id, postings=legs, clock=clock))

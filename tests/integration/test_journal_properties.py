@@ -75,17 +75,25 @@ def make_machine(database, clock, steps: int):
             run = next(_runs)
             self.accounts: dict[int, ModelAccount] = {}
             layout = [
-                ("bank", "asset", True, None),        # overdraft unbounded: the source of funds
+                ("bank", "asset", True, None),  # overdraft unbounded: the source of funds
                 ("alice", "liability", False, None),
                 ("bob", "liability", False, None),
-                ("shop", "liability", True, 5_000),   # overdraft up to 50.00
+                ("shop", "liability", True, 5_000),  # overdraft up to 50.00
                 ("fees", "income", False, None),
             ]
             for currency in ("USD", "JPY"):
                 for name, kind, allow, limit in layout:
-                    spec = AccountSpec(f"p{run}:{name}:{currency}", name, kind, currency,
-                                       allow_overdraft=allow, overdraft_limit_minor=limit)
-                    record = database.run(lambda s, spec=spec: open_account(s, spec, now=clock.now()))
+                    spec = AccountSpec(
+                        f"p{run}:{name}:{currency}",
+                        name,
+                        kind,
+                        currency,
+                        allow_overdraft=allow,
+                        overdraft_limit_minor=limit,
+                    )
+                    record = database.run(
+                        lambda s, spec=spec: open_account(s, spec, now=clock.now())
+                    )
                     floor = (None if limit is None else -limit) if allow else 0
                     self.accounts[record.id] = ModelAccount(
                         record.id, currency, kind in ("asset", "expense"), floor
@@ -101,10 +109,15 @@ def make_machine(database, clock, steps: int):
             cut = data.draw(st.integers(1, min(3, total)))
             credits = [total // cut] * cut
             credits[0] += total - sum(credits)
-            legs = [PostingSpec(data.draw(st.sampled_from(ids)), "debit", amount, currency)
-                    for amount in debits]
-            legs += [PostingSpec(data.draw(st.sampled_from(ids)), "credit", amount, currency)
-                     for amount in credits if amount > 0]
+            legs = [
+                PostingSpec(data.draw(st.sampled_from(ids)), "debit", amount, currency)
+                for amount in debits
+            ]
+            legs += [
+                PostingSpec(data.draw(st.sampled_from(ids)), "credit", amount, currency)
+                for amount in credits
+                if amount > 0
+            ]
             return tuple(legs)
 
         def _predict(self, legs, *, pending: bool) -> bool:
@@ -187,8 +200,12 @@ def make_machine(database, clock, steps: int):
         def reverse(self, original):
             transaction_id, legs = original
             mirror = tuple(
-                PostingSpec(leg.account_id, "credit" if leg.direction == "debit" else "debit",
-                            leg.amount_minor, leg.currency)
+                PostingSpec(
+                    leg.account_id,
+                    "credit" if leg.direction == "debit" else "debit",
+                    leg.amount_minor,
+                    leg.currency,
+                )
                 for leg in legs
             )
             if not self._predict(mirror, pending=False):
@@ -203,15 +220,22 @@ def make_machine(database, clock, steps: int):
             broken = data.draw(st.sampled_from(["unbalanced", "currency", "account"]))
             first = legs[0]
             if broken == "unbalanced":
-                legs[0] = PostingSpec(first.account_id, first.direction, first.amount_minor + 1, first.currency)
+                legs[0] = PostingSpec(
+                    first.account_id, first.direction, first.amount_minor + 1, first.currency
+                )
             elif broken == "currency":
                 other = "JPY" if first.currency == "USD" else "USD"
-                legs = [PostingSpec(leg.account_id, leg.direction, leg.amount_minor, other) for leg in legs]
+                legs = [
+                    PostingSpec(leg.account_id, leg.direction, leg.amount_minor, other)
+                    for leg in legs
+                ]
             else:
                 legs[0] = PostingSpec(10**9, first.direction, first.amount_minor, first.currency)
             before = row_counts(database)
             try:
-                database.run(lambda s: post_transaction(s, TransactionSpec(tuple(legs)), clock=clock))
+                database.run(
+                    lambda s: post_transaction(s, TransactionSpec(tuple(legs)), clock=clock)
+                )
             except LedgerError:
                 assert row_counts(database) == before
             else:
@@ -222,8 +246,10 @@ def make_machine(database, clock, steps: int):
         @invariant()
         def balances_match_the_model(self):
             def read(session):
-                return {account_id: get_account(session, account_id).balances
-                        for account_id in self.accounts}
+                return {
+                    account_id: get_account(session, account_id).balances
+                    for account_id in self.accounts
+                }
 
             for account_id, balances in database.run(read).items():
                 model = self.accounts[account_id]

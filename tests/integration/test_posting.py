@@ -56,16 +56,21 @@ def test_posting_moves_balances_on_both_sides(database, clock):
 @pytest.mark.parametrize(
     ("make_spec", "error"),
     [
-        (lambda a, b, c: TransactionSpec((debit(a, 5, "USD"), credit(b, 4, "USD"))),
-         UnbalancedTransaction),
+        (
+            lambda a, b, c: TransactionSpec((debit(a, 5, "USD"), credit(b, 4, "USD"))),
+            UnbalancedTransaction,
+        ),
         (lambda a, b, c: TransactionSpec((debit(a, 5, "USD"),)), UnbalancedTransaction),
-        (lambda a, b, c: TransactionSpec((debit(a, 5, "EUR"), credit(b, 5, "EUR"))),
-         CurrencyMismatch),
-        (lambda a, b, c: TransactionSpec((debit(a, 5, "USD"), credit(999_999, 5, "USD"))),
-         AccountNotFound),
+        (
+            lambda a, b, c: TransactionSpec((debit(a, 5, "EUR"), credit(b, 5, "EUR"))),
+            CurrencyMismatch,
+        ),
+        (
+            lambda a, b, c: TransactionSpec((debit(a, 5, "USD"), credit(999_999, 5, "USD"))),
+            AccountNotFound,
+        ),
         (lambda a, b, c: transfer(b, c, 1), InsufficientFunds),
-        (lambda a, b, c: TransactionSpec((debit(a, 0, "USD"), credit(b, 0, "USD"))),
-         InvalidAmount),
+        (lambda a, b, c: TransactionSpec((debit(a, 0, "USD"), credit(b, 0, "USD"))), InvalidAmount),
     ],
 )
 def test_a_refused_transaction_writes_nothing(database, clock, make_spec, error):
@@ -95,7 +100,9 @@ def test_insufficient_funds_reports_what_is_available(database, clock):
 
 def test_overdraft_limit_is_the_floor(database, clock):
     bank, merchant = open_accounts(
-        database, clock, cash("bank"),
+        database,
+        clock,
+        cash("bank"),
         wallet("merchant", allow_overdraft=True, overdraft_limit_minor=5_000),
     )
     post(database, clock, transfer(merchant.id, bank.id, 5_000))
@@ -108,8 +115,10 @@ def test_overdraft_limit_is_the_floor(database, clock):
 
 def test_an_unlimited_overdraft_has_no_floor(database, clock):
     equity, bank = open_accounts(
-        database, clock,
-        AccountSpec("equity", "Owners", "equity", "USD", allow_overdraft=True), cash("bank"),
+        database,
+        clock,
+        AccountSpec("equity", "Owners", "equity", "USD", allow_overdraft=True),
+        cash("bank"),
     )
     post(database, clock, transfer(equity.id, bank.id, 10**15))
     assert balances_of(database, equity.id)[0][0] == -(10**15)
@@ -196,8 +205,10 @@ def test_fx_conversion_balances_per_currency_through_position_accounts(database,
             for currency in ("RUB", "TJS")
         }
         spec = conversion_spec(
-            source_account_id=sender.id, target_account_id=beneficiary.id,
-            amount_minor=1_000_000, rate=Rate("RUB", "TJS", Decimal("0.1193"), "cbr"),
+            source_account_id=sender.id,
+            target_account_id=beneficiary.id,
+            amount_minor=1_000_000,
+            rate=Rate("RUB", "TJS", Decimal("0.1193"), "cbr"),
             position_account_ids=positions,
         )
         return post_transaction(session, spec, clock=clock), positions
@@ -205,7 +216,8 @@ def test_fx_conversion_balances_per_currency_through_position_accounts(database,
     record, positions = database.run(convert)
     assert record.metadata["fx"]["rate"] == "0.1193"
     assert balances_of(database, sender.id, beneficiary.id) == [
-        (1_000_000, 0, 1_000_000), (119_300, 0, 119_300),
+        (1_000_000, 0, 1_000_000),
+        (119_300, 0, 119_300),
     ]
     rub = database.run(lambda s: get_account(s, positions["RUB"])).balances.posted_minor
     tjs = database.run(lambda s: get_account(s, positions["TJS"])).balances.posted_minor
@@ -217,8 +229,12 @@ def test_fx_conversion_balances_per_currency_through_position_accounts(database,
 
 def test_zero_and_three_decimal_currencies_post_exactly(database, clock):
     yen_bank, yen_wallet, kwd_bank, kwd_wallet = open_accounts(
-        database, clock, cash("b:JPY", "JPY"), wallet("w:JPY", "JPY"),
-        cash("b:KWD", "KWD"), wallet("w:KWD", "KWD"),
+        database,
+        clock,
+        cash("b:JPY", "JPY"),
+        wallet("w:JPY", "JPY"),
+        cash("b:KWD", "KWD"),
+        wallet("w:KWD", "KWD"),
     )
     post(database, clock, transfer(yen_bank.id, yen_wallet.id, 1_999, "JPY"))
     post(database, clock, transfer(kwd_bank.id, kwd_wallet.id, 1_234, "KWD"))
@@ -233,7 +249,9 @@ def test_backdated_postings_change_as_of_balances_and_keep_record_time(database,
     today = clock.now()
     post(database, clock, transfer(bank.id, alice.id, 100, effective_at=today - timedelta(days=10)))
     post(database, clock, transfer(bank.id, alice.id, 20, effective_at=today - timedelta(days=2)))
-    backdated = post(database, clock, transfer(bank.id, alice.id, 3, effective_at=today - timedelta(days=5)))
+    backdated = post(
+        database, clock, transfer(bank.id, alice.id, 3, effective_at=today - timedelta(days=5))
+    )
     assert backdated.created_at == today
     as_of = [
         database.run(lambda s, d=d: posted_balance_as_of(s, alice.id, today - timedelta(days=d)))

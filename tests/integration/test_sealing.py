@@ -69,8 +69,14 @@ def _without_guards(database, statements):
         return
     connection = sqlite3.connect(database.engine.url.database)
     try:
-        for name in ("postings_no_update", "postings_no_delete", "transactions_no_delete",
-                     "transactions_guarded", "seals_no_update", "seals_no_delete"):
+        for name in (
+            "postings_no_update",
+            "postings_no_delete",
+            "transactions_no_delete",
+            "transactions_guarded",
+            "seals_no_update",
+            "seals_no_delete",
+        ):
             connection.execute(f"DROP TRIGGER IF EXISTS {name}")
         for sql, params in statements:
             connection.execute(sql, params)
@@ -84,9 +90,11 @@ def _stored_id(database, value):
 
 
 def _sequence_of(database, transaction_id):
-    return database.run(lambda s: s.execute(
-        select(Seal.sequence).where(Seal.transaction_id == transaction_id)
-    ).scalar_one())
+    return database.run(
+        lambda s: s.execute(
+            select(Seal.sequence).where(Seal.transaction_id == transaction_id)
+        ).scalar_one()
+    )
 
 
 def test_the_chain_follows_the_order_transactions_were_written(database, clock, journal):
@@ -102,10 +110,15 @@ def test_a_changed_posting_is_named(database, clock, journal):
     _, _, records, _ = journal
     seal_all(database, now=clock.now())
     target = records[17]
-    _without_guards(database, [(
-        "UPDATE postings SET amount_minor = amount_minor + 100 WHERE transaction_id = :t",
-        {"t": _stored_id(database, target.id)},
-    )])
+    _without_guards(
+        database,
+        [
+            (
+                "UPDATE postings SET amount_minor = amount_minor + 100 WHERE transaction_id = :t",
+                {"t": _stored_id(database, target.id)},
+            )
+        ],
+    )
     result = database.run(verify_chain)
     assert not result.ok
     assert (result.problem, result.transaction_id) == ("changed", target.id)
@@ -116,10 +129,15 @@ def test_a_changed_posting_is_named(database, clock, journal):
 def test_a_changed_description_is_named(database, clock, journal):
     _, _, records, _ = journal
     seal_all(database, now=clock.now())
-    _without_guards(database, [(
-        "UPDATE transactions SET description = 'nothing to see' WHERE id = :t",
-        {"t": _stored_id(database, records[3].id)},
-    )])
+    _without_guards(
+        database,
+        [
+            (
+                "UPDATE transactions SET description = 'nothing to see' WHERE id = :t",
+                {"t": _stored_id(database, records[3].id)},
+            )
+        ],
+    )
     result = database.run(verify_chain)
     assert (result.problem, result.transaction_id) == ("changed", records[3].id)
 
@@ -130,11 +148,14 @@ def test_a_deleted_transaction_is_named(database, clock, journal):
     seal_all(database, now=clock.now())
     sequence = _sequence_of(database, records[5].id)
     victim = _stored_id(database, records[5].id)
-    _without_guards(database, [
-        ("DELETE FROM postings WHERE transaction_id = :t", {"t": victim}),
-        ("DELETE FROM journal_seals WHERE transaction_id = :t", {"t": victim}),
-        ("DELETE FROM transactions WHERE id = :t", {"t": victim}),
-    ])
+    _without_guards(
+        database,
+        [
+            ("DELETE FROM postings WHERE transaction_id = :t", {"t": victim}),
+            ("DELETE FROM journal_seals WHERE transaction_id = :t", {"t": victim}),
+            ("DELETE FROM transactions WHERE id = :t", {"t": victim}),
+        ],
+    )
     result = database.run(verify_chain)
     # Deleting its seal as well breaks the chain right after the gap.
     assert (result.problem, result.sequence) == ("chain_broken", sequence + 1)
@@ -145,10 +166,13 @@ def test_a_deleted_transaction_with_its_seal_left_is_missing(database, clock, jo
     _, _, records, _ = journal
     seal_all(database, now=clock.now())
     victim = _stored_id(database, records[5].id)
-    _without_guards(database, [
-        ("DELETE FROM postings WHERE transaction_id = :t", {"t": victim}),
-        ("DELETE FROM transactions WHERE id = :t", {"t": victim}),
-    ])
+    _without_guards(
+        database,
+        [
+            ("DELETE FROM postings WHERE transaction_id = :t", {"t": victim}),
+            ("DELETE FROM transactions WHERE id = :t", {"t": victim}),
+        ],
+    )
     result = database.run(verify_chain)
     assert (result.problem, result.transaction_id) == ("missing", records[5].id)
 
@@ -157,11 +181,18 @@ def test_a_deleted_transaction_with_its_seal_left_is_missing(database, clock, jo
 def test_a_transaction_inserted_behind_the_chain_is_named(database, clock, journal):
     bank, alice, _, _ = journal
     seal_all(database, now=clock.now())
-    sneaky = database.run(lambda s: post_transaction(s, transfer(bank.id, alice.id, 1), clock=clock))
-    _without_guards(database, [(
-        "DELETE FROM journal_seal_queue WHERE transaction_id = :t",
-        {"t": _stored_id(database, sneaky.id)},
-    )])
+    sneaky = database.run(
+        lambda s: post_transaction(s, transfer(bank.id, alice.id, 1), clock=clock)
+    )
+    _without_guards(
+        database,
+        [
+            (
+                "DELETE FROM journal_seal_queue WHERE transaction_id = :t",
+                {"t": _stored_id(database, sneaky.id)},
+            )
+        ],
+    )
     result = database.run(verify_chain)
     assert (result.problem, result.transaction_id) == ("unsealed", sneaky.id)
 
@@ -169,9 +200,12 @@ def test_a_transaction_inserted_behind_the_chain_is_named(database, clock, journ
 @pytest.mark.tampers
 def test_a_rewritten_seal_breaks_the_chain(database, clock, journal):
     seal_all(database, now=clock.now())
-    _without_guards(database, [
-        ("UPDATE journal_seals SET hash = :h WHERE sequence = 10", {"h": "f" * 64}),
-    ])
+    _without_guards(
+        database,
+        [
+            ("UPDATE journal_seals SET hash = :h WHERE sequence = 10", {"h": "f" * 64}),
+        ],
+    )
     result = database.run(verify_chain)
     assert (result.problem, result.sequence) == ("chain_broken", 10)
 
@@ -208,7 +242,9 @@ def test_sealing_does_not_block_posting(postgres_database, clock):
     session.begin()
     try:
         assert seal_batch(session, now=clock.now()) == 1  # head row locked, uncommitted
-        posted = database.run(lambda s: post_transaction(s, transfer(bank.id, alice.id, 3), clock=clock))
+        posted = database.run(
+            lambda s: post_transaction(s, transfer(bank.id, alice.id, 3), clock=clock)
+        )
         assert posted.status == "posted"
         session.commit()
     finally:

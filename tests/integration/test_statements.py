@@ -20,18 +20,30 @@ def test_statement_has_running_balances_and_an_opening_balance(database, clock):
     bank, alice, bob = open_accounts(database, clock, cash("bank"), wallet("alice"), wallet("bob"))
     start = clock.now()
     days = [start + timedelta(days=d) for d in range(5)]
-    database.run(lambda s: post_batch(s, [
-        transfer(bank.id, alice.id, 1_000, effective_at=days[0], description="salary"),
-        transfer(alice.id, bob.id, 300, effective_at=days[1], description="rent"),
-        transfer(bank.id, alice.id, 50, effective_at=days[2], description="refund"),
-        transfer(alice.id, bob.id, 100, effective_at=days[3], description="food"),
-    ], clock=clock))
+    database.run(
+        lambda s: post_batch(
+            s,
+            [
+                transfer(bank.id, alice.id, 1_000, effective_at=days[0], description="salary"),
+                transfer(alice.id, bob.id, 300, effective_at=days[1], description="rent"),
+                transfer(bank.id, alice.id, 50, effective_at=days[2], description="refund"),
+                transfer(alice.id, bob.id, 100, effective_at=days[3], description="food"),
+            ],
+            clock=clock,
+        )
+    )
     # A hold is not on the statement until it is posted.
-    database.run(lambda s: create_pending(s, transfer(alice.id, bob.id, 1, effective_at=days[2]), clock=clock))
+    database.run(
+        lambda s: create_pending(
+            s, transfer(alice.id, bob.id, 1, effective_at=days[2]), clock=clock
+        )
+    )
 
     whole = database.run(lambda s: statement(s, alice.id))
-    assert [(line.description, line.direction, line.amount_minor, line.running_balance_minor)
-            for line in whole.lines] == [
+    assert [
+        (line.description, line.direction, line.amount_minor, line.running_balance_minor)
+        for line in whole.lines
+    ] == [
         ("salary", "credit", 1_000, 1_000),
         ("rent", "debit", 300, 700),
         ("refund", "credit", 50, 750),
@@ -45,8 +57,10 @@ def test_statement_has_running_balances_and_an_opening_balance(database, clock):
 
 def test_statement_pages_keep_absolute_running_balances(database, clock):
     bank, alice = open_accounts(database, clock, cash("bank"), wallet("alice"))
-    specs = [transfer(bank.id, alice.id, amount, effective_at=clock.now() + timedelta(minutes=amount))
-             for amount in range(1, 26)]
+    specs = [
+        transfer(bank.id, alice.id, amount, effective_at=clock.now() + timedelta(minutes=amount))
+        for amount in range(1, 26)
+    ]
     database.run(lambda s: post_batch(s, specs, clock=clock))
     lines, cursor, pages = [], None, 0
     while True:
@@ -61,17 +75,22 @@ def test_statement_pages_keep_absolute_running_balances(database, clock):
         cursor = page.next_cursor
     assert pages == 3
     assert [line.amount_minor for line in lines] == list(range(1, 26))
-    assert [line.running_balance_minor for line in lines] == [n * (n + 1) // 2 for n in range(1, 26)]
+    assert [line.running_balance_minor for line in lines] == [
+        n * (n + 1) // 2 for n in range(1, 26)
+    ]
 
 
 def test_reversed_transactions_stay_on_the_statement_with_their_reversal(database, clock):
     bank, alice = open_accounts(database, clock, cash("bank"), wallet("alice"))
-    payment = database.run(lambda s: post_transaction(s, transfer(bank.id, alice.id, 500), clock=clock))
+    payment = database.run(
+        lambda s: post_transaction(s, transfer(bank.id, alice.id, 500), clock=clock)
+    )
     clock.advance(timedelta(hours=1))
     database.run(lambda s: reverse_transaction(s, payment.id, clock=clock))
     lines = database.run(lambda s: statement(s, alice.id)).lines
     assert [(line.direction, line.running_balance_minor) for line in lines] == [
-        ("credit", 500), ("debit", 0),
+        ("credit", 500),
+        ("debit", 0),
     ]
 
 
@@ -91,15 +110,28 @@ def test_statement_input_is_validated(database, clock):
 
 def test_trial_balance_is_per_currency_and_balances(database, clock):
     usd_bank, usd_wallet, tjs_bank, tjs_wallet = open_accounts(
-        database, clock, cash("b:USD"), wallet("w:USD"), cash("b:TJS", "TJS"), wallet("w:TJS", "TJS")
+        database,
+        clock,
+        cash("b:USD"),
+        wallet("w:USD"),
+        cash("b:TJS", "TJS"),
+        wallet("w:TJS", "TJS"),
     )
-    database.run(lambda s: post_batch(s, [
-        transfer(usd_bank.id, usd_wallet.id, 1_000),
-        transfer(tjs_bank.id, tjs_wallet.id, 5_000, currency="TJS"),
-        transfer(usd_wallet.id, usd_bank.id, 250),
-    ], clock=clock))
+    database.run(
+        lambda s: post_batch(
+            s,
+            [
+                transfer(usd_bank.id, usd_wallet.id, 1_000),
+                transfer(tjs_bank.id, tjs_wallet.id, 5_000, currency="TJS"),
+                transfer(usd_wallet.id, usd_bank.id, 250),
+            ],
+            clock=clock,
+        )
+    )
     lines = database.run(trial_balance)
-    assert [(line.currency, line.debits_minor, line.credits_minor, line.balanced) for line in lines] == [
+    assert [
+        (line.currency, line.debits_minor, line.credits_minor, line.balanced) for line in lines
+    ] == [
         ("TJS", 5_000, 5_000, True),
         ("USD", 1_250, 1_250, True),
     ]

@@ -24,7 +24,10 @@ def test_conversion_into_a_zero_decimal_currency():
 def test_conversion_spec_balances_each_currency_and_records_the_rate():
     rate = Rate("RUB", "TJS", Decimal("0.1193"), "cbr")
     spec = conversion_spec(
-        source_account_id=1, target_account_id=2, amount_minor=1_000_000, rate=rate,
+        source_account_id=1,
+        target_account_id=2,
+        amount_minor=1_000_000,
+        rate=rate,
         position_account_ids={"RUB": 10, "TJS": 11},
     )
     check_balanced(spec.postings)
@@ -56,5 +59,10 @@ def test_rate_needs_two_currencies_and_a_source():
 def test_an_amount_too_small_to_convert_is_refused():
     rate = Rate("UZS", "USD", Decimal("0.00008"), "cbu")
     with pytest.raises(InvalidAmount):
-        conversion_spec(source_account_id=1, target_account_id=2, amount_minor=1, rate=rate,
-                        position_account_ids={"UZS": 3, "USD": 4})
+        conversion_spec(
+            source_account_id=1,
+            target_account_id=2,
+            amount_minor=1,
+            rate=rate,
+            position_account_ids={"UZS": 3, "USD": 4},
+        )

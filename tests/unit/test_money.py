@@ -21,8 +21,17 @@ from ledger.money import (
 
 @pytest.mark.parametrize(
     ("code", "places"),
-    [("USD", 2), ("JPY", 0), ("KWD", 3), ("CLF", 4), ("TJS", 2), ("UZS", 2), ("KGS", 2),
-     ("KZT", 2), ("RUB", 2)],
+    [
+        ("USD", 2),
+        ("JPY", 0),
+        ("KWD", 3),
+        ("CLF", 4),
+        ("TJS", 2),
+        ("UZS", 2),
+        ("KGS", 2),
+        ("KZT", 2),
+        ("RUB", 2),
+    ],
 )
 def test_exponents_come_from_iso_data(code, places):
     assert exponent(code) == places
@@ -56,7 +65,9 @@ def test_more_decimals_than_the_currency_allows_is_refused(amount, code):
     assert caught.value.details["decimals_allowed"] == exponent(code)
 
 
-@pytest.mark.parametrize("amount", [1.5, 0.1, True, None, "abc", "1e3", "NaN", "Infinity", "", "1.2.3"])
+@pytest.mark.parametrize(
+    "amount", [1.5, 0.1, True, None, "abc", "1e3", "NaN", "Infinity", "", "1.2.3"]
+)
 def test_non_decimal_input_is_refused(amount):
     with pytest.raises(InvalidAmount):
         to_minor(amount, "USD")

@@ -27,7 +27,12 @@ def test_a_balanced_transaction_passes():
 
 
 def test_each_currency_must_balance_on_its_own():
-    fx = (debit(1, 1000, "RUB"), credit(2, 1000, "RUB"), debit(3, 119, "TJS"), credit(4, 119, "TJS"))
+    fx = (
+        debit(1, 1000, "RUB"),
+        credit(2, 1000, "RUB"),
+        debit(3, 119, "TJS"),
+        credit(4, 119, "TJS"),
+    )
     check(TransactionSpec(fx))
     crossed = (debit(1, 1000, "RUB"), credit(4, 1000, "TJS"))
     with pytest.raises(UnbalancedTransaction) as caught:
@@ -45,7 +50,9 @@ def test_fewer_than_two_postings_is_unbalanced(count):
 
 def test_too_many_postings_is_a_limit():
     legs = POSTINGS_PER_TRANSACTION_MAX // 2 + 1
-    postings = [debit(1, 1, "USD") for _ in range(legs)] + [credit(2, 1, "USD") for _ in range(legs)]
+    postings = [debit(1, 1, "USD") for _ in range(legs)] + [
+        credit(2, 1, "USD") for _ in range(legs)
+    ]
     with pytest.raises(LimitExceeded):
         check(TransactionSpec(postings))
 
@@ -90,7 +97,7 @@ def test_metadata_size_and_depth_are_bounded():
 
 
 def test_times_must_be_timezone_aware():
-    naive = datetime(2026, 1, 1)  # noqa: DTZ001 - the point of the test
+    naive = datetime(2026, 1, 1)
     with pytest.raises(ValidationFailed):
         check(TransactionSpec((debit(1, 5, "USD"), credit(2, 5, "USD")), effective_at=naive))
 
@@ -136,6 +143,8 @@ def test_any_mirrored_set_of_legs_balances_and_any_nudge_does_not(pairs):
     check(TransactionSpec(postings))
     nudged = list(postings)
     first = nudged[0]
-    nudged[0] = PostingSpec(first.account_id, first.direction, first.amount_minor + 1, first.currency)
+    nudged[0] = PostingSpec(
+        first.account_id, first.direction, first.amount_minor + 1, first.currency
+    )
     with pytest.raises(UnbalancedTransaction):
         check(TransactionSpec(nudged))
