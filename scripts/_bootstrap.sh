@@ -28,9 +28,14 @@ ensure_venv() {
     [ -n "$extras" ] && spec=".[$extras]"
     local stamp=".venv/.installed-$(sha256sum pyproject.toml | cut -c1-16)-${extras:-base}"
     if [ ! -f "$stamp" ]; then
-        echo "installing $spec into .venv" >&2
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip >&2
-        .venv/bin/python -m pip install --quiet --disable-pip-version-check -e "$spec" >&2
+        echo "installing $spec into .venv (log: .venv/pip.log)" >&2
+        if ! { .venv/bin/python -m pip install --disable-pip-version-check --upgrade pip &&
+               .venv/bin/python -m pip install --disable-pip-version-check -e "$spec"; } \
+               > .venv/pip.log 2>&1; then
+            tail -n 40 .venv/pip.log >&2
+            echo "installation failed; full log in .venv/pip.log" >&2
+            return 1
+        fi
         touch "$stamp"
     fi
 }
