@@ -12,7 +12,7 @@ sealing queue and the hash chain follow.
 
 from __future__ import annotations
 
-import secrets
+import os
 import threading
 import time
 import uuid
@@ -30,16 +30,21 @@ def uuid7() -> uuid.UUID:
         if milliseconds > _last_milliseconds:
             _last_milliseconds = milliseconds
             # Start low in the counter space so a burst rarely overflows it.
-            _counter = secrets.randbits(10)
+            _counter = _random_bits(10)
         else:
             _counter += 1
             if _counter > _COUNTER_MAX:  # borrow the next millisecond
                 _last_milliseconds += 1
-                _counter = secrets.randbits(10)
+                _counter = _random_bits(10)
         milliseconds, counter = _last_milliseconds, _counter
     value = (milliseconds & ((1 << 48) - 1)) << 80
     value |= 0x7 << 76  # version
     value |= counter << 64  # rand_a holds the counter
     value |= 0b10 << 62  # variant
-    value |= secrets.randbits(62)  # rand_b
+    value |= _random_bits(62)  # rand_b
     return uuid.UUID(int=value)
+
+
+def _random_bits(bits: int) -> int:
+    # os.urandom: the kernel's CSPRNG, one system call per id.
+    return int.from_bytes(os.urandom(8), "big") >> (64 - bits)

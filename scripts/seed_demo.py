@@ -16,7 +16,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from ledger.clock import FixedClock
 from ledger.config import Settings
@@ -55,22 +55,22 @@ BENEFICIARIES = {
 }
 
 
-def account(session: Session, spec: AccountSpec, now: datetime) -> int:
+def account(connection: Connection, spec: AccountSpec, now: datetime) -> int:
     try:
-        return get_account_by_code(session, spec.code).id
+        return get_account_by_code(connection, spec.code).id
     except AccountNotFound:
-        return open_account(session, spec, now=now).id
+        return open_account(connection, spec, now=now).id
 
 
 def seed(database: Database) -> dict[str, int]:
     clock = FixedClock(MONTH_START)
     now = clock.now()
-    rng = random.Random(2026)  # noqa: S311 - demo data, not security
+    rng = random.Random(2026)
 
-    def setup(session: Session) -> dict[str, int]:
+    def setup(connection: Connection) -> dict[str, int]:
         ids = {
             "nostro": account(
-                session,
+                connection,
                 AccountSpec(
                     "bank:nostro:RUB",
                     "Correspondent account RUB",
@@ -81,7 +81,7 @@ def seed(database: Database) -> dict[str, int]:
                 now,
             ),
             "partner": account(
-                session,
+                connection,
                 AccountSpec(
                     "partner:zolotaya-korona:prefund:RUB",
                     "Zolotaya Korona prefunding",
@@ -92,13 +92,13 @@ def seed(database: Database) -> dict[str, int]:
                 now,
             ),
             "fees": account(
-                session, AccountSpec("income:fees:RUB", "Transfer fees", "income", "RUB"), now
+                connection, AccountSpec("income:fees:RUB", "Transfer fees", "income", "RUB"), now
             ),
         }
         for currency, people in BENEFICIARIES.items():
             for person in people:
                 ids[person] = account(
-                    session,
+                    connection,
                     AccountSpec(
                         f"customer:{person}:{currency}",
                         f"Beneficiary {person}",
@@ -108,8 +108,8 @@ def seed(database: Database) -> dict[str, int]:
                     ),
                     now,
                 )
-            ensure_position_account(session, currency, now=now)
-        ensure_position_account(session, "RUB", now=now)
+            ensure_position_account(connection, currency, now=now)
+        ensure_position_account(connection, "RUB", now=now)
         return ids
 
     ids = database.run(setup)
@@ -123,11 +123,11 @@ def seed(database: Database) -> dict[str, int]:
         idempotency_key="demo-prefund",
         client_id=CLIENT,
     )
-    database.run(lambda session: post_transaction(session, prefund, clock=clock))
+    database.run(lambda connection: post_transaction(connection, prefund, clock=clock))
 
-    def month(session: Session) -> int:
+    def month(connection: Connection) -> int:
         positions = {
-            currency: ensure_position_account(session, currency, now=now)
+            currency: ensure_position_account(connection, currency, now=now)
             for currency in ("RUB", "TJS", "UZS", "KGS")
         }
         specs = []
@@ -166,7 +166,7 @@ def seed(database: Database) -> dict[str, int]:
                     client_id=CLIENT,
                 )
             )
-        records = post_batch(session, specs, clock=clock)
+        records = post_batch(connection, specs, clock=clock)
         return sum(1 for record in records if not record.replayed)
 
     created = database.run(month)

@@ -2,17 +2,29 @@
 
 The database enforces what ``ledger.journal.engine`` checks in code:
 
-PostgreSQL (both) -- statement-level triggers, so a 1,000-transaction batch
-costs a few queries, not thousands:
-* postings: at least two per transaction, debits = credits per currency,
-  currency = account currency, all of a transaction's postings in one
-  statement, none added to a recorded transaction; never updated or deleted.
-* transactions: every row has postings with its effective_at; a reversal mirrors
-  the posted transaction it reverses; only pending rows change, and only to
-  posted or voided; never deleted; posted rows join the seal queue.
+PostgreSQL -- statement-level triggers, so a 1,000-transaction batch costs a
+few queries, not thousands. The journal writes a transaction's row and its
+postings in one statement (writable CTEs); both triggers run after it, see
+both, and check:
+* postings: debits = credits per currency; the account exists and holds the
+  posting's currency; the transaction exists with the same effective_at; it
+  arrived with exactly ``postings_count`` postings numbered below that count.
+  As (transaction_id, leg) is the primary key, no posting can be added to a
+  transaction afterwards: every free leg number is at least the count.
+  Postings are never updated or deleted.
+* transactions: every new row has postings; a reversal mirrors the posted
+  transaction it reverses; only pending rows change, and only to posted or
+  voided; never deleted; posted rows join the seal queue.
+These replace per-row foreign keys on postings (accounts and transactions are
+never deleted, so existence at insert time is existence forever).
 * accounts: balance floor CHECK; code, type and currency never change; never
   deleted.
 * seals: never updated or deleted.
+
+The checking functions run with sequential scans and hash/merge joins priced
+out: each check must be an index probe per inserted row, whatever the journal's
+size. (Left to itself, with LIMIT 1 and young statistics, the planner would
+sometimes scan every posting on every insert.)
 
 SQLite -- row triggers for append-only postings and seals, the transaction
 status rule, the seal queue, and the same CHECK constraints; the balance and
@@ -107,6 +119,7 @@ def upgrade() -> None:
         sa.Column("reverses_id", sa.Uuid(), nullable=True),
         sa.Column("pending_id", sa.Uuid(), nullable=True),
         sa.Column("metadata", JSON_OBJECT, nullable=False),
+        sa.Column("postings_count", sa.SmallInteger(), nullable=False),
         sa.PrimaryKeyConstraint("id", name="pk_transactions"),
         sa.ForeignKeyConstraint(
             ["reverses_id"], ["transactions.id"], name="fk_transactions_reverses_id_transactions"
@@ -114,13 +127,11 @@ def upgrade() -> None:
         sa.ForeignKeyConstraint(
             ["pending_id"], ["transactions.id"], name="fk_transactions_pending_id_transactions"
         ),
-        sa.UniqueConstraint(
-            "client_id", "idempotency_key", name="uq_transactions_client_id_idempotency_key"
-        ),
-        sa.UniqueConstraint("reverses_id", name="uq_transactions_reverses_id"),
-        sa.UniqueConstraint("pending_id", name="uq_transactions_pending_id"),
         sa.CheckConstraint(
             "status IN ('pending', 'posted', 'voided')", name="ck_transactions_status"
+        ),
+        sa.CheckConstraint(
+            "postings_count >= 2 AND postings_count <= 64", name="ck_transactions_postings_count"
         ),
         sa.CheckConstraint(
             "(idempotency_key IS NULL) = (request_hash IS NULL)",
@@ -133,7 +144,24 @@ def upgrade() -> None:
             "pending_id IS NULL OR status = 'posted'", name="ck_transactions_capture_posted"
         ),
     )
-    op.create_index("ix_transactions_effective_at", "transactions", ["effective_at"])
+    for name, columns, present in (
+        (
+            "uq_transactions_client_id_idempotency_key",
+            ["client_id", "idempotency_key"],
+            "idempotency_key",
+        ),
+        ("uq_transactions_reverses_id", ["reverses_id"], "reverses_id"),
+        ("uq_transactions_pending_id", ["pending_id"], "pending_id"),
+    ):
+        condition = sa.text(f"{present} IS NOT NULL")
+        op.create_index(
+            name,
+            "transactions",
+            columns,
+            unique=True,
+            postgresql_where=condition,
+            sqlite_where=condition,
+        )
     op.create_index(
         "ix_transactions_pending_expires_at",
         "transactions",
@@ -152,16 +180,6 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("effective_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("transaction_id", "leg", name="pk_postings"),
-        sa.ForeignKeyConstraint(
-            ["transaction_id"],
-            ["transactions.id"],
-            name="fk_postings_transaction_id_transactions",
-            deferrable=True,
-            initially="DEFERRED",
-        ),
-        sa.ForeignKeyConstraint(
-            ["account_id"], ["accounts.id"], name="fk_postings_account_id_accounts"
-        ),
         sa.CheckConstraint("direction IN ('debit', 'credit')", name="ck_postings_direction"),
         sa.CheckConstraint("amount_minor > 0", name="ck_postings_amount_positive"),
         sa.CheckConstraint("leg >= 0 AND leg < 64", name="ck_postings_leg"),
@@ -174,15 +192,8 @@ def upgrade() -> None:
 
     op.create_table(
         "journal_seal_queue",
-        sa.Column("id", BIGINT_KEY, primary_key=True, autoincrement=True),
         sa.Column("transaction_id", sa.Uuid(), nullable=False),
-        sa.PrimaryKeyConstraint("id", name="pk_journal_seal_queue"),
-        sa.ForeignKeyConstraint(
-            ["transaction_id"],
-            ["transactions.id"],
-            name="fk_journal_seal_queue_transaction_id_transactions",
-        ),
-        sa.UniqueConstraint("transaction_id", name="uq_journal_seal_queue_transaction_id"),
+        sa.PrimaryKeyConstraint("transaction_id", name="pk_journal_seal_queue"),
     )
     op.create_table(
         "journal_seals",
@@ -253,35 +264,33 @@ POSTGRESQL_TRIGGERS = [
     """,
     # Postings: checked per statement, all of a transaction's postings together.
     """
-    CREATE FUNCTION journal_check_postings() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION journal_check_postings() RETURNS trigger LANGUAGE plpgsql
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
     DECLARE
         found record;
     BEGIN
+        WITH per_transaction AS (
+            SELECT transaction_id, count(*) AS legs, max(leg) AS last_leg,
+                   min(effective_at) AS first_at, max(effective_at) AS last_at
+              FROM inserted GROUP BY transaction_id
+        )
         SELECT
-            (SELECT count(*) FROM postings p
-              WHERE p.transaction_id IN (SELECT transaction_id FROM inserted)) AS stored,
-            (SELECT count(*) FROM inserted) AS arrived,
-            (SELECT i.transaction_id FROM inserted i
-               JOIN transactions t ON t.id = i.transaction_id LIMIT 1) AS recorded,
-            (SELECT transaction_id FROM inserted GROUP BY transaction_id
-              HAVING count(*) < 2 LIMIT 1) AS too_few,
+            (SELECT n.transaction_id FROM per_transaction n
+               LEFT JOIN transactions t ON t.id = n.transaction_id
+              WHERE t.id IS NULL OR n.legs <> t.postings_count
+                 OR n.last_leg >= t.postings_count
+                 OR n.first_at <> t.effective_at OR n.last_at <> t.effective_at
+              LIMIT 1) AS unattached,
             (SELECT transaction_id FROM inserted GROUP BY transaction_id, currency
               HAVING sum(CASE WHEN direction = 'debit' THEN amount_minor::numeric
                               ELSE -amount_minor::numeric END) <> 0 LIMIT 1) AS unbalanced,
-            (SELECT i.transaction_id FROM inserted i JOIN accounts a ON a.id = i.account_id
-              WHERE a.currency <> i.currency LIMIT 1) AS mismatched
+            (SELECT u.account_id FROM (SELECT DISTINCT account_id, currency FROM inserted) u
+               LEFT JOIN accounts a ON a.id = u.account_id
+              WHERE a.currency IS DISTINCT FROM u.currency LIMIT 1) AS mismatched
         INTO found;
-        IF found.recorded IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: transaction % is recorded; postings cannot be added',
-                found.recorded
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        IF found.stored <> found.arrived THEN
-            RAISE EXCEPTION 'journal: a transaction''s postings must arrive in one statement'
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
-        IF found.too_few IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: transaction % has fewer than two postings', found.too_few
+        IF found.unattached IS NOT NULL THEN
+            RAISE EXCEPTION 'journal: postings of % do not match a transaction written with '
+                'them (its postings_count, legs or effective_at)', found.unattached
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         IF found.unbalanced IS NOT NULL THEN
@@ -289,8 +298,9 @@ POSTGRESQL_TRIGGERS = [
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         IF found.mismatched IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: transaction % posts in a currency its account does not hold',
-                found.mismatched USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION 'journal: account % is missing or does not hold the posting''s '
+                'currency', found.mismatched
+                USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         RETURN NULL;
     END $$
@@ -310,7 +320,8 @@ POSTGRESQL_TRIGGERS = [
     """,
     # Transactions: new rows must come with their postings (inserted just before).
     """
-    CREATE FUNCTION journal_check_transactions() RETURNS trigger LANGUAGE plpgsql AS $$
+    CREATE FUNCTION journal_check_transactions() RETURNS trigger LANGUAGE plpgsql
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
     DECLARE
         found record;
     BEGIN
@@ -318,8 +329,6 @@ POSTGRESQL_TRIGGERS = [
             (SELECT i.id FROM inserted i
               WHERE NOT EXISTS (SELECT 1 FROM postings p WHERE p.transaction_id = i.id)
               LIMIT 1) AS bare,
-            (SELECT i.id FROM inserted i JOIN postings p ON p.transaction_id = i.id
-              WHERE p.effective_at <> i.effective_at LIMIT 1) AS drifted,
             (SELECT i.id FROM inserted i JOIN transactions o ON o.id = i.reverses_id
               WHERE o.status <> 'posted' LIMIT 1) AS reverses_unposted,
             (SELECT i.id FROM inserted i
@@ -343,10 +352,6 @@ POSTGRESQL_TRIGGERS = [
             RAISE EXCEPTION 'journal: transaction % has no postings', found.bare
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
-        IF found.drifted IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: postings of % disagree with its effective_at', found.drifted
-                USING ERRCODE = 'integrity_constraint_violation';
-        END IF;
         IF found.reverses_unposted IS NOT NULL THEN
             RAISE EXCEPTION 'journal: % reverses a transaction that is not posted',
                 found.reverses_unposted USING ERRCODE = 'integrity_constraint_violation';
@@ -356,7 +361,7 @@ POSTGRESQL_TRIGGERS = [
                 found.not_mirror USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         INSERT INTO journal_seal_queue (transaction_id)
-            SELECT id FROM inserted WHERE status = 'posted' ORDER BY id;
+            SELECT id FROM inserted WHERE status = 'posted';
         RETURN NULL;
     END $$
     """,
@@ -398,7 +403,7 @@ POSTGRESQL_TRIGGERS = [
     CREATE FUNCTION journal_queue_resolved() RETURNS trigger LANGUAGE plpgsql AS $$
     BEGIN
         INSERT INTO journal_seal_queue (transaction_id)
-            SELECT id FROM resolved WHERE status = 'posted' ORDER BY id;
+            SELECT id FROM resolved WHERE status = 'posted';
         RETURN NULL;
     END $$
     """,

@@ -1,10 +1,10 @@
 """The journal: accounts, transactions, postings, balances, seals.
 
 The functions re-exported here are the only way to write postings. Each takes
-a SQLAlchemy ``Session`` inside the caller's unit of work and never commits::
+a SQLAlchemy Core ``Connection`` inside the caller's unit of work and never commits::
 
     database = create_database()
-    record = database.run(lambda session: post_transaction(session, spec))
+    record = database.run(lambda connection: post_transaction(connection, spec))
 """
 
 from ledger.journal.accounts import close_account, open_account

@@ -9,8 +9,7 @@ from __future__ import annotations
 import re
 from datetime import datetime
 
-from sqlalchemy import insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, insert, select, update
 
 from ledger.clock import ensure_utc
 from ledger.db import RaceConstraint, register_race_constraint
@@ -18,12 +17,14 @@ from ledger.errors import (
     AccountClosed,
     AccountCodeTaken,
     AccountNotEmpty,
+    AccountNotFound,
     ValidationFailed,
 )
-from ledger.journal import queries, storage
+from ledger.journal import balance, queries, storage
+from ledger.journal.balance import Totals
 from ledger.journal.models import ACCOUNT_TYPES, Account
-from ledger.journal.types import AccountRecord, AccountSpec
-from ledger.journal.validation import validate_metadata
+from ledger.journal.types import AccountRecord, AccountSpec, normal_side
+from ledger.journal.validation import refuse_nul, validate_metadata
 from ledger.limits import (
     ACCOUNT_CODE_LENGTH_MAX,
     ACCOUNT_NAME_LENGTH_MAX,
@@ -53,6 +54,7 @@ def validate_account_spec(spec: AccountSpec) -> None:
         )
     if not isinstance(spec.name, str) or not spec.name.strip():
         raise ValidationFailed("account name must not be empty", field="name")
+    refuse_nul(spec.name, "name")
     if len(spec.name) > ACCOUNT_NAME_LENGTH_MAX:
         raise ValidationFailed(
             f"account name is longer than {ACCOUNT_NAME_LENGTH_MAX}", field="name"
@@ -73,6 +75,8 @@ def validate_account_spec(spec: AccountSpec) -> None:
         )
     if not isinstance(spec.allow_overdraft, bool):
         raise ValidationFailed("allow_overdraft must be true or false", field="allow_overdraft")
+    if spec.owner_reference is not None:
+        refuse_nul(spec.owner_reference, "owner_reference")
     limit = spec.overdraft_limit_minor
     if limit is not None:
         if not spec.allow_overdraft:
@@ -91,13 +95,13 @@ def validate_account_spec(spec: AccountSpec) -> None:
     validate_metadata(spec.metadata)
 
 
-def open_account(session: Session, spec: AccountSpec, *, now: datetime) -> AccountRecord:
+def open_account(connection: Connection, spec: AccountSpec, *, now: datetime) -> AccountRecord:
     """Create an account; its code must be new."""
     validate_account_spec(spec)
-    taken = session.execute(select(accounts.c.id).where(accounts.c.code == spec.code)).first()
+    taken = connection.execute(select(accounts.c.id).where(accounts.c.code == spec.code)).first()
     if taken is not None:
         raise AccountCodeTaken(f"account code {spec.code!r} is taken", code=spec.code)
-    account_id = session.execute(
+    account_id = connection.execute(
         insert(accounts)
         .values(
             code=spec.code,
@@ -116,26 +120,36 @@ def open_account(session: Session, spec: AccountSpec, *, now: datetime) -> Accou
         )
         .returning(accounts.c.id)
     ).scalar_one()
-    return queries.get_account(session, account_id)
+    return queries.get_account(connection, account_id)
 
 
-def close_account(session: Session, account_id: int, *, now: datetime) -> AccountRecord:
-    """Close an account whose posted balance is zero and that holds nothing pending."""
-    rows = storage.lock_accounts(session, [account_id])
+def close_account(connection: Connection, account_id: int, *, now: datetime) -> AccountRecord:
+    """Close an account whose posted balance is zero and that holds nothing pending.
+
+    The account is locked like a posting locks it, so no transaction can slip in
+    between the check and the close.
+    """
+    rows = storage.store_for(connection).lock_accounts([account_id])
     if not rows:
-        queries.get_account(session, account_id)  # raises AccountNotFound
-    account = queries.account_record(rows[0])
-    if account.is_closed:
-        raise AccountClosed(f"account {account_id} is already closed", account_id=account_id)
+        raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
     row = rows[0]
-    if account.balances.posted_minor != 0 or row.debits_pending_minor or row.credits_pending_minor:
+    if row.closed_at is not None:
+        raise AccountClosed(f"account {account_id} is already closed", account_id=account_id)
+    totals = Totals(
+        row.debits_posted_minor,
+        row.credits_posted_minor,
+        row.debits_pending_minor,
+        row.credits_pending_minor,
+    )
+    posted = balance.posted(totals, normal_side(row.type))
+    if posted != 0 or row.debits_pending_minor or row.credits_pending_minor:
         raise AccountNotEmpty(
             f"account {account_id} still has a balance or pending transactions",
             account_id=account_id,
-            posted_minor=account.balances.posted_minor,
-            pending_minor=account.balances.pending_minor,
+            posted_minor=posted,
+            pending_minor=balance.pending(totals, normal_side(row.type)),
         )
-    session.execute(
+    connection.execute(
         update(accounts).where(accounts.c.id == account_id).values(closed_at=ensure_utc(now))
     )
-    return queries.get_account(session, account_id)
+    return queries.get_account(connection, account_id)

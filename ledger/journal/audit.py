@@ -10,8 +10,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 
-from sqlalchemy import case, func, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, case, func, select
 
 from ledger.journal import balance
 from ledger.journal.balance import Totals
@@ -27,7 +26,7 @@ def _sum_where(condition: object) -> object:
     return func.coalesce(func.sum(case((condition, postings.c.amount_minor), else_=0)), 0)
 
 
-def check_invariants(session: Session) -> list[str]:
+def check_invariants(connection: Connection) -> list[str]:
     problems: list[str] = []
     debit = postings.c.direction == "debit"
     credit = postings.c.direction == "credit"
@@ -38,7 +37,7 @@ def check_invariants(session: Session) -> list[str]:
     # 1. Stored totals equal the sums of postings, per account and status.
     sums = {
         row.account_id: Totals(int(row.dp), int(row.cp), int(row.dq), int(row.cq))
-        for row in session.execute(
+        for row in connection.execute(
             select(
                 postings.c.account_id,
                 _sum_where(debit & is_posted).label("dp"),
@@ -50,7 +49,7 @@ def check_invariants(session: Session) -> list[str]:
             .group_by(postings.c.account_id)
         )
     }
-    for row in session.execute(select(accounts)):
+    for row in connection.execute(select(accounts)):
         stored = Totals(
             row.debits_posted_minor,
             row.credits_posted_minor,
@@ -69,7 +68,7 @@ def check_invariants(session: Session) -> list[str]:
             problems.append(f"account {row.id} ({row.code}) is below its floor: {available}")
 
     # 3. Trial balance from postings: posted debits equal credits per currency.
-    for currency, debits, credits in session.execute(
+    for currency, debits, credits in connection.execute(
         select(postings.c.currency, _sum_where(debit), _sum_where(credit))
         .select_from(joined)
         .where(is_posted)
@@ -80,7 +79,7 @@ def check_invariants(session: Session) -> list[str]:
 
     # 4. Every transaction: two or more postings, each currency balanced.
     per_transaction: dict[object, int] = defaultdict(int)
-    for transaction_id, currency, legs, net in session.execute(
+    for transaction_id, currency, legs, net in connection.execute(
         select(
             postings.c.transaction_id,
             postings.c.currency,
@@ -94,7 +93,7 @@ def check_invariants(session: Session) -> list[str]:
     for transaction_id, legs in per_transaction.items():
         if legs < 2:
             problems.append(f"transaction {transaction_id} has {legs} posting(s)")
-    orphans = session.execute(
+    orphans = connection.execute(
         select(func.count())
         .select_from(transactions)
         .where(
@@ -105,7 +104,7 @@ def check_invariants(session: Session) -> list[str]:
         problems.append(f"{orphans} transaction(s) have no postings")
 
     # 5. Posting currency equals account currency.
-    mismatched = session.execute(
+    mismatched = connection.execute(
         select(func.count())
         .select_from(postings.join(accounts, accounts.c.id == postings.c.account_id))
         .where(postings.c.currency != accounts.c.currency)
@@ -114,7 +113,7 @@ def check_invariants(session: Session) -> list[str]:
         problems.append(f"{mismatched} posting(s) differ from their account's currency")
 
     # 6. Business time on postings equals their transaction's.
-    drifted = session.execute(
+    drifted = connection.execute(
         select(func.count())
         .select_from(joined)
         .where(postings.c.effective_at != transactions.c.effective_at)

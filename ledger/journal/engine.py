@@ -11,12 +11,12 @@ is a list of :class:`Command` run by :func:`execute`:
    touched, in id order. Every writer locks in this order, so writers never
    deadlock each other.
 4. Simulate the commands in order on the locked totals. A command that fails
-   (unknown or closed account, currency mismatch, balance floor, overflow) is
-   recorded with its error and leaves the totals as they were; later commands
-   see the totals without it.
+   (unknown or closed account, currency mismatch, balance floor, overflow,
+   already reversed) is recorded with its error and leaves the totals as they
+   were; later commands see the totals without it.
 5. With ``atomic=True`` (the default) any failure means nothing is written.
-6. Write set-based: postings, transaction rows, status changes, one update per
-   distinct account.
+6. Write set-based through the database's store: transaction rows, postings,
+   status changes, one update per distinct account.
 
 Nothing here commits: the caller's unit of work does (``Database.run``).
 """
@@ -26,12 +26,11 @@ from __future__ import annotations
 import copy
 import uuid
 from collections import defaultdict
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import datetime
-from typing import Any, Literal
+from typing import Literal
 
-from sqlalchemy import Row, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from ledger.clock import ensure_utc
 from ledger.db import RaceConstraint, register_race_constraint
@@ -51,7 +50,7 @@ from ledger.errors import (
 from ledger.ids import uuid7
 from ledger.journal import balance, queries, storage
 from ledger.journal.balance import Totals
-from ledger.journal.models import Transaction
+from ledger.journal.storage import AccountRow, PostingRow, TransactionRow, Writes
 from ledger.journal.types import PostingRecord, TransactionRecord, TransactionSpec, normal_side
 from ledger.journal.validation import validate_transaction_spec
 from ledger.limits import AMOUNT_MINOR_MAX
@@ -121,16 +120,18 @@ class _Account:
 
 
 @dataclass
-class _Plan:
-    """What the successful commands will write."""
+class _Locked:
+    """What the engine read and locked before simulating."""
 
-    posting_rows: list[dict[str, Any]] = field(default_factory=list)
-    transaction_rows: list[dict[str, Any]] = field(default_factory=list)
-    resolutions: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    accounts: dict[int, _Account]
+    pending: dict[uuid.UUID, TransactionRow]
+    pending_postings: dict[uuid.UUID, list[PostingRow]]
+    reversed_by: dict[uuid.UUID, uuid.UUID]
+    resolved: set[uuid.UUID]
 
 
 def execute(
-    session: Session,
+    connection: Connection,
     commands: list[Command],
     *,
     now: datetime,
@@ -141,6 +142,7 @@ def execute(
     With ``atomic`` true, a single error means nothing at all is written.
     """
     now = ensure_utc(now)
+    store = storage.store_for(connection)
     results: list[Result | None] = [None] * len(commands)
 
     for index, command in enumerate(commands):
@@ -150,65 +152,77 @@ def execute(
         except LedgerError as error:
             results[index] = error
 
-    replay_of = _check_idempotency(session, commands, results)
-
+    replay_of = _check_idempotency(connection, store, commands, results)
     live = [i for i, result in enumerate(results) if result is None and i not in replay_of]
-    resolve_ids = {r.transaction_id for i in live for r in commands[i].resolves}
-    pending_rows = {row.id: row for row in storage.lock_transactions(session, resolve_ids)}
-    pending_postings: dict[uuid.UUID, list[Row[Any]]] = defaultdict(list)
-    for posting in storage.load_postings(session, pending_rows):
-        pending_postings[posting.transaction_id].append(posting)
+    locked = _lock(store, [commands[i] for i in live])
 
-    account_ids = {p.account_id for i in live for c in commands[i].creates for p in c.spec.postings}
-    account_ids |= {p.account_id for rows in pending_postings.values() for p in rows}
-    locked = {row.id: _account_from_row(row) for row in storage.lock_accounts(session, account_ids)}
-    # Read after the account locks: a concurrent reversal of the same original
-    # touches the same accounts, so by now it has committed or not started. It
-    # must be reported as such, not as the insufficient funds it left behind.
-    reversed_by = storage.reversals_of(
-        session, {c.reverses_id for i in live for c in commands[i].creates if c.reverses_id}
-    )
-
-    plan = _Plan()
-    outcomes: dict[int, Outcome] = {}
-    resolved: set[uuid.UUID] = set()
+    writes = Writes(resolved_at=now)
     for index in live:
         try:
-            outcomes[index] = _simulate(
-                commands[index],
-                now,
-                locked,
-                pending_rows,
-                pending_postings,
-                resolved,
-                reversed_by,
-                plan,
-            )
+            results[index] = _simulate(commands[index], now, locked, writes)
         except LedgerError as error:
             results[index] = error
 
-    for index, outcome in outcomes.items():
-        results[index] = outcome
-    for index, (first, existing) in replay_of.items():
-        if existing is not None:
-            results[index] = existing
-        elif isinstance(results[first], Outcome):
-            results[index] = Outcome(
-                tuple(_as_replayed(r) for r in results[first].transactions), replayed=True
-            )
+    for index, (first, stored) in replay_of.items():
+        if stored is not None:
+            results[index] = stored
         else:
-            results[index] = results[first]
+            earlier = results[first]
+            if isinstance(earlier, Outcome):
+                replayed = tuple(_as_replayed(record) for record in earlier.transactions)
+                results[index] = Outcome(replayed, replayed=True)
+            else:
+                results[index] = earlier
 
     final: list[Result] = [result for result in results if result is not None]
     assert len(final) == len(commands)
     if atomic and any(isinstance(result, LedgerError) for result in final):
         return final
-    _write(session, plan, locked, now)
+    writes.totals = [
+        (
+            account.id,
+            account.totals.debits_posted_minor,
+            account.totals.credits_posted_minor,
+            account.totals.debits_pending_minor,
+            account.totals.credits_pending_minor,
+        )
+        for account in sorted(locked.accounts.values(), key=lambda a: a.id)
+        if account.changed
+    ]
+    store.write(writes)
     return final
 
 
+def _lock(store: storage.CoreStore, commands: list[Command]) -> _Locked:
+    """Lock pending transactions to resolve, then accounts, each in id order."""
+    pending = {
+        row.id: row
+        for row in store.lock_transactions(
+            r.transaction_id for command in commands for r in command.resolves
+        )
+    }
+    pending_postings: dict[uuid.UUID, list[PostingRow]] = defaultdict(list)
+    for posting in store.load_postings(pending):
+        pending_postings[posting.transaction_id].append(posting)
+    account_ids = {
+        p.account_id for command in commands for c in command.creates for p in c.spec.postings
+    }
+    account_ids |= {p.account_id for rows in pending_postings.values() for p in rows}
+    accounts = {row.id: _account_from_row(row) for row in store.lock_accounts(account_ids)}
+    # Read after the account locks: a concurrent reversal of the same original
+    # touches the same accounts, so by now it has committed or not started. It
+    # must be reported as such, not as the insufficient funds it left behind.
+    reversed_by = store.reversals_of(
+        c.reverses_id for command in commands for c in command.creates if c.reverses_id
+    )
+    return _Locked(accounts, pending, pending_postings, reversed_by, set())
+
+
 def _check_idempotency(
-    session: Session, commands: list[Command], results: list[Result | None]
+    connection: Connection,
+    store: storage.CoreStore,
+    commands: list[Command],
+    results: list[Result | None],
 ) -> dict[int, tuple[int, Outcome | None]]:
     """Find replays and conflicts; return {index: (first index, stored outcome)}.
 
@@ -224,25 +238,17 @@ def _check_idempotency(
                     keyed[index] = create
     if not keyed:
         return {}
-    pairs = {(c.spec.client_id, c.spec.idempotency_key) for c in keyed.values()}
-    table = Transaction.__table__
-    stored = {
-        (row.client_id, row.idempotency_key): row
-        for row in session.execute(
-            select(
-                table.c.id, table.c.client_id, table.c.idempotency_key, table.c.request_hash
-            ).where(tuple_(table.c.client_id, table.c.idempotency_key).in_(sorted(pairs)))
-        )
-    }
+    pairs = {(c.spec.client_id, c.spec.idempotency_key or "") for c in keyed.values()}
+    stored = {(row.client_id, row.idempotency_key): row for row in store.stored_keys(pairs)}
     stored_records = {
         record.id: record
-        for record in queries.load_transactions(session, [row.id for row in stored.values()])
+        for record in queries.load_transactions(connection, [row.id for row in stored.values()])
     }
     replay_of: dict[int, tuple[int, Outcome | None]] = {}
     first_in_batch: dict[tuple[str, str | None], int] = {}
     for index, create in keyed.items():
         key = (create.spec.client_id, create.spec.idempotency_key)
-        row = stored.get(key)
+        row = stored.get(key)  # type: ignore[arg-type]
         if row is not None:
             if row.request_hash != create.request_hash:
                 results[index] = _conflict(create)
@@ -271,7 +277,7 @@ def _as_replayed(record: TransactionRecord) -> TransactionRecord:
     return TransactionRecord(**{**record.__dict__, "replayed": True})
 
 
-def _account_from_row(row: Row[Any]) -> _Account:
+def _account_from_row(row: AccountRow) -> _Account:
     return _Account(
         id=row.id,
         currency=row.currency,
@@ -287,37 +293,28 @@ def _account_from_row(row: Row[Any]) -> _Account:
     )
 
 
-def _simulate(
-    command: Command,
-    now: datetime,
-    locked: dict[int, _Account],
-    pending_rows: dict[uuid.UUID, Row[Any]],
-    pending_postings: dict[uuid.UUID, list[Row[Any]]],
-    resolved: set[uuid.UUID],
-    reversed_by: dict[uuid.UUID, uuid.UUID],
-    plan: _Plan,
-) -> Outcome:
+def _simulate(command: Command, now: datetime, locked: _Locked, writes: Writes) -> Outcome:
     """Apply one command to the locked totals, or raise and leave them untouched."""
     changes: dict[int, Totals] = defaultdict(Totals)
 
     for create in command.creates:
-        if create.reverses_id is not None and create.reverses_id in reversed_by:
+        if create.reverses_id is not None and create.reverses_id in locked.reversed_by:
+            reversal = locked.reversed_by[create.reverses_id]
             raise AlreadyReversed(
-                f"transaction {create.reverses_id} was already reversed by "
-                f"{reversed_by[create.reverses_id]}",
+                f"transaction {create.reverses_id} was already reversed by {reversal}",
                 transaction_id=str(create.reverses_id),
-                reversed_by_id=str(reversed_by[create.reverses_id]),
+                reversed_by_id=str(reversal),
             )
 
     for resolve in command.resolves:
-        row = pending_rows.get(resolve.transaction_id)
+        row = locked.pending.get(resolve.transaction_id)
         if row is None:
             raise TransactionNotFound(
                 f"transaction {resolve.transaction_id} does not exist",
                 transaction_id=str(resolve.transaction_id),
             )
-        if row.status != "pending" or row.id in resolved:
-            status = "resolved" if row.id in resolved else row.status
+        if row.status != "pending" or row.id in locked.resolved:
+            status = "resolved" if row.id in locked.resolved else row.status
             raise TransactionNotPending(
                 f"transaction {row.id} is {status}, not pending",
                 transaction_id=str(row.id),
@@ -328,16 +325,16 @@ def _simulate(
                 f"pending transaction {row.id} expired at {row.expires_at.isoformat()}",
                 transaction_id=str(row.id),
             )
-        for posting in pending_postings[row.id]:
-            release = balance.delta(posting.direction, -posting.amount_minor, pending=True)
+        for posting in locked.pending_postings[row.id]:
+            release = balance.delta(posting.direction, -posting.amount_minor, pending=True)  # type: ignore[arg-type]
             changes[posting.account_id] = changes[posting.account_id].plus(release)
             if resolve.status == "posted":
-                book = balance.delta(posting.direction, posting.amount_minor, pending=False)
+                book = balance.delta(posting.direction, posting.amount_minor, pending=False)  # type: ignore[arg-type]
                 changes[posting.account_id] = changes[posting.account_id].plus(book)
 
     for create in command.creates:
         for index, posting in enumerate(create.spec.postings):
-            account = locked.get(posting.account_id)
+            account = locked.accounts.get(posting.account_id)
             if account is None:
                 raise AccountNotFound(
                     f"account {posting.account_id} does not exist",
@@ -362,84 +359,85 @@ def _simulate(
             )
             changes[posting.account_id] = changes[posting.account_id].plus(change)
 
-    after: dict[int, Totals] = {}
-    for account_id in sorted(changes):
-        account = locked[account_id]
-        totals = account.totals.plus(changes[account_id])
-        assert totals.smallest() >= 0, "a release exceeded what was held"
-        if totals.largest() > AMOUNT_MINOR_MAX:
-            raise BalanceOverflow(
-                f"account {account_id} totals would exceed 64 bits", account_id=account_id
-            )
-        before_available = balance.available(account.totals, account.normal_side)
-        after_available = balance.available(totals, account.normal_side)
-        if (
-            account.floor is not None
-            and after_available < account.floor
-            and after_available < before_available
-        ):
-            required = before_available - after_available
-            raise InsufficientFunds(
-                f"account {account_id} has {format_minor(before_available, account.currency)} "
-                f"available; this needs {format_minor(required, account.currency)} and the "
-                f"floor is {format_minor(account.floor, account.currency)}",
-                account_id=account_id,
-                available_minor=before_available,
-                required_minor=required,
-                floor_minor=account.floor,
-                currency=account.currency,
-            )
-        after[account_id] = totals
+    after = {
+        account_id: _checked(locked.accounts[account_id], changes[account_id])
+        for account_id in sorted(changes)
+    }
 
-    # Everything checked: commit the command to the simulation and the plan.
+    # Everything checked: commit the command to the simulation and the writes.
     for account_id, totals in after.items():
-        locked[account_id].totals = totals
-        locked[account_id].changed = True
-
+        locked.accounts[account_id].totals = totals
+        locked.accounts[account_id].changed = True
     records: list[TransactionRecord] = []
-    created_ids: dict[uuid.UUID, uuid.UUID] = {}
+    captured_by: dict[uuid.UUID, uuid.UUID] = {}
     for create in command.creates:
-        record = _plan_create(create, now, plan)
+        record = _plan_create(create, now, writes)
         if create.pending_id is not None:
-            created_ids[create.pending_id] = record.id
+            captured_by[create.pending_id] = record.id
         if create.reverses_id is not None:
-            reversed_by[create.reverses_id] = record.id  # a second one in the batch fails
+            locked.reversed_by[create.reverses_id] = record.id  # a second one in a batch fails
         records.append(record)
     for resolve in command.resolves:
-        resolved.add(resolve.transaction_id)
-        plan.resolutions.append((resolve.transaction_id, resolve.status))
+        locked.resolved.add(resolve.transaction_id)
+        writes.resolutions.append((resolve.transaction_id, resolve.status))
         records.append(
             _resolved_record(
-                pending_rows[resolve.transaction_id],
-                pending_postings[resolve.transaction_id],
+                locked.pending[resolve.transaction_id],
+                locked.pending_postings[resolve.transaction_id],
                 resolve.status,
                 now,
-                created_ids.get(resolve.transaction_id),
+                captured_by.get(resolve.transaction_id),
             )
         )
     return Outcome(tuple(records))
 
 
-def _plan_create(create: Create, now: datetime, plan: _Plan) -> TransactionRecord:
+def _checked(account: _Account, change: Totals) -> Totals:
+    """The account's totals after ``change``, or the error that forbids them."""
+    totals = account.totals.plus(change)
+    assert totals.smallest() >= 0, "a release exceeded what was held"
+    if totals.largest() > AMOUNT_MINOR_MAX:
+        raise BalanceOverflow(
+            f"account {account.id} totals would exceed 64 bits", account_id=account.id
+        )
+    before = balance.available(account.totals, account.normal_side)
+    after = balance.available(totals, account.normal_side)
+    if account.floor is not None and after < account.floor and after < before:
+        required = before - after
+        raise InsufficientFunds(
+            f"account {account.id} has {format_minor(before, account.currency)} available; "
+            f"this needs {format_minor(required, account.currency)} and the floor is "
+            f"{format_minor(account.floor, account.currency)}",
+            account_id=account.id,
+            available_minor=before,
+            required_minor=required,
+            floor_minor=account.floor,
+            currency=account.currency,
+        )
+    return totals
+
+
+def _plan_create(create: Create, now: datetime, writes: Writes) -> TransactionRecord:
     spec = create.spec
     transaction_id = uuid7()
     effective_at = ensure_utc(spec.effective_at) if spec.effective_at is not None else now
     expires_at = ensure_utc(spec.expires_at) if spec.expires_at is not None else None
-    metadata = copy.deepcopy(spec.metadata)
-    postings = []
+    # Copy so a caller mutating its dict later cannot change what was recorded.
+    metadata = copy.deepcopy(spec.metadata) if spec.metadata else {}
+    legs = []
     for leg, posting in enumerate(spec.postings):
-        plan.posting_rows.append(
-            {
-                "transaction_id": transaction_id,
-                "leg": leg,
-                "account_id": posting.account_id,
-                "direction": posting.direction,
-                "amount_minor": posting.amount_minor,
-                "currency": posting.currency,
-                "effective_at": effective_at,
-            }
+        writes.postings.append(
+            PostingRow(
+                transaction_id,
+                leg,
+                posting.account_id,
+                posting.direction,
+                posting.amount_minor,
+                posting.currency,
+                effective_at,
+            )
         )
-        postings.append(
+        legs.append(
             PostingRecord(
                 transaction_id,
                 leg,
@@ -449,22 +447,23 @@ def _plan_create(create: Create, now: datetime, plan: _Plan) -> TransactionRecor
                 posting.currency,
             )
         )
-    plan.transaction_rows.append(
-        {
-            "id": transaction_id,
-            "client_id": spec.client_id,
-            "idempotency_key": spec.idempotency_key,
-            "request_hash": create.request_hash if spec.idempotency_key else None,
-            "description": spec.description,
-            "status": create.status,
-            "effective_at": effective_at,
-            "created_at": now,
-            "expires_at": expires_at,
-            "resolved_at": None,
-            "reverses_id": create.reverses_id,
-            "pending_id": create.pending_id,
-            "metadata": metadata,
-        }
+    writes.transactions.append(
+        TransactionRow(
+            id=transaction_id,
+            client_id=spec.client_id,
+            idempotency_key=spec.idempotency_key,
+            request_hash=create.request_hash if spec.idempotency_key else None,
+            description=spec.description,
+            status=create.status,
+            effective_at=effective_at,
+            created_at=now,
+            expires_at=expires_at,
+            resolved_at=None,
+            reverses_id=create.reverses_id,
+            pending_id=create.pending_id,
+            metadata=metadata,
+            postings_count=len(spec.postings),
+        )
     )
     return TransactionRecord(
         id=transaction_id,
@@ -480,21 +479,21 @@ def _plan_create(create: Create, now: datetime, plan: _Plan) -> TransactionRecor
         captured_by_id=None,
         client_id=spec.client_id,
         idempotency_key=spec.idempotency_key,
-        metadata=copy.deepcopy(metadata),
-        postings=tuple(postings),
+        metadata=metadata,
+        postings=tuple(legs),
     )
 
 
 def _resolved_record(
-    row: Row[Any],
-    postings: list[Row[Any]],
-    status: str,
+    row: TransactionRow,
+    postings: list[PostingRow],
+    status: Literal["posted", "voided"],
     now: datetime,
     captured_by_id: uuid.UUID | None,
 ) -> TransactionRecord:
     return TransactionRecord(
         id=row.id,
-        status=status,  # type: ignore[arg-type]
+        status=status,
         description=row.description,
         effective_at=row.effective_at,
         created_at=row.created_at,
@@ -509,30 +508,13 @@ def _resolved_record(
         metadata=row.metadata,
         postings=tuple(
             PostingRecord(
-                p.transaction_id, p.leg, p.account_id, p.direction, p.amount_minor, p.currency
+                p.transaction_id,
+                p.leg,
+                p.account_id,
+                p.direction,  # type: ignore[arg-type]
+                p.amount_minor,
+                p.currency,
             )
             for p in postings
         ),
-    )
-
-
-def _write(session: Session, plan: _Plan, locked: dict[int, _Account], now: datetime) -> None:
-    # Postings before their transactions: the foreign key is deferred, and the
-    # PostgreSQL triggers check each transaction's postings when its row lands.
-    storage.insert_postings(session, plan.posting_rows)
-    storage.insert_transactions(session, plan.transaction_rows)
-    storage.resolve_transactions(session, plan.resolutions, now)
-    storage.write_account_totals(
-        session,
-        [
-            storage.AccountTotals(
-                account.id,
-                account.totals.debits_posted_minor,
-                account.totals.credits_posted_minor,
-                account.totals.debits_pending_minor,
-                account.totals.credits_pending_minor,
-            )
-            for account in sorted(locked.values(), key=lambda a: a.id)
-            if account.changed
-        ],
     )

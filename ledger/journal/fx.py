@@ -23,7 +23,7 @@ from datetime import datetime
 from decimal import Decimal
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from ledger.errors import AccountNotFound, InvalidAmount, ValidationFailed
 from ledger.journal import accounts, queries
@@ -55,7 +55,7 @@ def position_account_code(currency: str) -> str:
     return f"fx:position:{currency}"
 
 
-def ensure_position_account(session: Session, currency: str, *, now: datetime) -> int:
+def ensure_position_account(connection: Connection, currency: str, *, now: datetime) -> int:
     """The id of the FX position account for ``currency``, opened on first use.
 
     A position can be long or short, so the account allows an unlimited
@@ -63,7 +63,7 @@ def ensure_position_account(session: Session, currency: str, *, now: datetime) -
     """
     code = position_account_code(currency)
     try:
-        return queries.get_account_by_code(session, code).id
+        return queries.get_account_by_code(connection, code).id
     except AccountNotFound:
         spec = AccountSpec(
             code=code,
@@ -72,7 +72,7 @@ def ensure_position_account(session: Session, currency: str, *, now: datetime) -
             currency=currency,
             allow_overdraft=True,
         )
-        return accounts.open_account(session, spec, now=now).id
+        return accounts.open_account(connection, spec, now=now).id
 
 
 def convert(amount_minor: int, rate: Rate, *, rounding: str = DEFAULT_ROUNDING) -> int:

@@ -17,6 +17,15 @@ by constraints and triggers created in ``alembic/versions``):
   is set; unbounded if overdraft is allowed without a limit.
 * Posted transactions enter ``journal_seal_queue`` (by trigger, in the same
   database transaction) and are later hash-chained into ``journal_seals``.
+
+Postings carry no foreign keys. On PostgreSQL a transaction's row, its postings
+and the balance updates are written by one statement, after which statement-
+level triggers check, set-based, that every posting's account exists and holds
+its currency and that every posting belongs to a transaction written by the
+same statement (accounts and transactions are never deleted). Per-row foreign
+key checks cost as much as everything else in a batch together (measured:
+about 22 ms of 75 ms per 1,000 transactions). SQLite relies on the code and
+``ledger check``.
 """
 
 from __future__ import annotations
@@ -34,7 +43,6 @@ from sqlalchemy import (
     Integer,
     SmallInteger,
     String,
-    UniqueConstraint,
     Uuid,
     text,
 )
@@ -73,6 +81,11 @@ _AVAILABLE = (
 )
 # NULL when overdraft is unbounded, which makes the CHECK pass.
 _FLOOR = "CASE WHEN allow_overdraft THEN -overdraft_limit_minor ELSE 0 END"
+
+
+def _unique_when_present(name: str, *columns: str, present: str | None = None) -> Index:
+    condition = text(f"{present or columns[0]} IS NOT NULL")
+    return Index(name, *columns, unique=True, postgresql_where=condition, sqlite_where=condition)
 
 
 class Account(Base):
@@ -121,21 +134,33 @@ class Transaction(Base):
     request_hash: Mapped[str | None] = mapped_column(String(64))
     description: Mapped[str] = mapped_column(String(DESCRIPTION_LENGTH_MAX), server_default="")
     status: Mapped[str] = mapped_column(String(8))
-    effective_at: Mapped[datetime] = mapped_column(UTCDateTime, index=True)
+    effective_at: Mapped[datetime] = mapped_column(UTCDateTime)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     expires_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     resolved_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
-    reverses_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("transactions.id"), unique=True
-    )
-    pending_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("transactions.id"), unique=True
-    )
+    reverses_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("transactions.id"))
+    pending_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("transactions.id"))
     metadata_: Mapped[dict[str, Any]] = mapped_column("metadata", JSONObject)
+    # Legs are numbered 0..postings_count-1 and (transaction_id, leg) is unique,
+    # so once a transaction is written no posting can ever be added to it.
+    postings_count: Mapped[int] = mapped_column(SmallInteger)
 
     __table_args__ = (
-        UniqueConstraint("client_id", "idempotency_key"),
+        # Partial unique indexes: most rows have none of these, and a NULL
+        # should cost no index entry on the hot path.
+        _unique_when_present(
+            "uq_transactions_client_id_idempotency_key",
+            "client_id",
+            "idempotency_key",
+            present="idempotency_key",
+        ),
+        _unique_when_present("uq_transactions_reverses_id", "reverses_id"),
+        _unique_when_present("uq_transactions_pending_id", "pending_id"),
         CheckConstraint(_in("status", TRANSACTION_STATUSES), name="status"),
+        CheckConstraint(
+            f"postings_count >= 2 AND postings_count <= {POSTINGS_PER_TRANSACTION_MAX}",
+            name="postings_count",
+        ),
         CheckConstraint(
             "(idempotency_key IS NULL) = (request_hash IS NULL)", name="idempotency_hash"
         ),
@@ -153,18 +178,12 @@ class Transaction(Base):
 class Posting(Base):
     __tablename__ = "postings"
 
-    # Deferred: postings are inserted before their transaction row, so the
-    # database can check a whole transaction's postings when the row arrives.
-    transaction_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid,
-        ForeignKey("transactions.id", deferrable=True, initially="DEFERRED"),
-        primary_key=True,
-    )
+    transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     # Position of the posting in its transaction, from 0. With the transaction's
     # id it names the posting; both are known before the insert, so posting
     # needs no RETURNING round trip.
     leg: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
-    account_id: Mapped[int] = mapped_column(BigInteger, ForeignKey("accounts.id"))
+    account_id: Mapped[int] = mapped_column(BigInteger)
     direction: Mapped[str] = mapped_column(String(6))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
@@ -187,14 +206,15 @@ class Posting(Base):
 
 
 class SealQueueEntry(Base):
-    """Posted transactions waiting to be sealed; filled by database triggers."""
+    """Posted transactions waiting to be sealed; filled by database triggers.
+
+    Sealed in id order (UUIDv7: creation order), one batch at a time; an entry
+    that commits after a batch was sealed simply joins the next batch.
+    """
 
     __tablename__ = "journal_seal_queue"
 
-    id: Mapped[int] = mapped_column(BigIntegerKey, primary_key=True, autoincrement=True)
-    transaction_id: Mapped[uuid.UUID] = mapped_column(
-        Uuid, ForeignKey("transactions.id"), unique=True
-    )
+    transaction_id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
 
 
 class Seal(Base):

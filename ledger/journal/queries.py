@@ -16,8 +16,7 @@ from collections.abc import Iterable
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Row, and_, case, func, select, tuple_
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, and_, case, func, select, tuple_
 
 from ledger.errors import AccountNotFound, TransactionNotFound, ValidationFailed
 from ledger.journal import balance
@@ -63,30 +62,30 @@ def account_record(row: Row[Any]) -> AccountRecord:
     )
 
 
-def get_account(session: Session, account_id: int) -> AccountRecord:
-    row = session.execute(select(accounts).where(accounts.c.id == account_id)).first()
+def get_account(connection: Connection, account_id: int) -> AccountRecord:
+    row = connection.execute(select(accounts).where(accounts.c.id == account_id)).first()
     if row is None:
         raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
     return account_record(row)
 
 
-def get_account_by_code(session: Session, code: str) -> AccountRecord:
-    row = session.execute(select(accounts).where(accounts.c.code == code)).first()
+def get_account_by_code(connection: Connection, code: str) -> AccountRecord:
+    row = connection.execute(select(accounts).where(accounts.c.code == code)).first()
     if row is None:
         raise AccountNotFound(f"account {code!r} does not exist", code=code)
     return account_record(row)
 
 
 def load_transactions(
-    session: Session, transaction_ids: Iterable[uuid.UUID]
+    connection: Connection, transaction_ids: Iterable[uuid.UUID]
 ) -> list[TransactionRecord]:
     """Records for the given ids (missing ids are skipped), with both-way links."""
     ids = sorted(set(transaction_ids))
     if not ids:
         return []
-    rows = session.execute(select(transactions).where(transactions.c.id.in_(ids))).all()
+    rows = connection.execute(select(transactions).where(transactions.c.id.in_(ids))).all()
     legs: dict[uuid.UUID, list[PostingRecord]] = defaultdict(list)
-    for posting in session.execute(
+    for posting in connection.execute(
         select(postings)
         .where(postings.c.transaction_id.in_(ids))
         .order_by(postings.c.transaction_id, postings.c.leg)
@@ -102,14 +101,14 @@ def load_transactions(
             )
         )
     reversed_by = dict(
-        session.execute(
+        connection.execute(
             select(transactions.c.reverses_id, transactions.c.id).where(
                 transactions.c.reverses_id.in_(ids)
             )
         ).all()
     )
     captured_by = dict(
-        session.execute(
+        connection.execute(
             select(transactions.c.pending_id, transactions.c.id).where(
                 transactions.c.pending_id.in_(ids)
             )
@@ -137,8 +136,8 @@ def load_transactions(
     ]
 
 
-def get_transaction(session: Session, transaction_id: uuid.UUID) -> TransactionRecord:
-    found = load_transactions(session, [transaction_id])
+def get_transaction(connection: Connection, transaction_id: uuid.UUID) -> TransactionRecord:
+    found = load_transactions(connection, [transaction_id])
     if not found:
         raise TransactionNotFound(
             f"transaction {transaction_id} does not exist", transaction_id=str(transaction_id)
@@ -155,11 +154,11 @@ def _signed(account_type: str) -> Any:
     )
 
 
-def posted_balance_as_of(session: Session, account_id: int, as_of: datetime) -> int:
+def posted_balance_as_of(connection: Connection, account_id: int, as_of: datetime) -> int:
     """Posted balance (normal direction) counting postings effective at or before ``as_of``."""
     require_aware(as_of, "as_of")
-    account = get_account(session, account_id)
-    total = session.execute(
+    account = get_account(connection, account_id)
+    total = connection.execute(
         select(func.coalesce(func.sum(_signed(account.type)), 0))
         .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
         .where(
@@ -188,7 +187,7 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
 
 
 def statement(
-    session: Session,
+    connection: Connection,
     account_id: int,
     *,
     start: datetime | None = None,
@@ -209,7 +208,7 @@ def statement(
             require_aware(moment, name)
     if start is not None and end is not None and end < start:
         raise ValidationFailed("end is before start", field="end")
-    account = get_account(session, account_id)
+    account = get_account(connection, account_id)
     signed = _signed(account.type)
     order_key = tuple_(postings.c.effective_at, postings.c.transaction_id, postings.c.leg)
     joined = postings.join(transactions, transactions.c.id == postings.c.transaction_id)
@@ -226,7 +225,7 @@ def statement(
     opening = 0
     if before_page is not None:
         opening = int(
-            session.execute(
+            connection.execute(
                 select(func.coalesce(func.sum(signed), 0))
                 .select_from(joined)
                 .where(*base, before_page)
@@ -240,7 +239,7 @@ def statement(
         conditions.append(postings.c.effective_at < end)
     if page_filter is not None:
         conditions.append(page_filter)
-    rows = session.execute(
+    rows = connection.execute(
         select(
             postings.c.transaction_id,
             postings.c.leg,
@@ -288,13 +287,13 @@ def statement(
     )
 
 
-def trial_balance(session: Session) -> list[TrialBalanceLine]:
+def trial_balance(connection: Connection) -> list[TrialBalanceLine]:
     """Posted debits and credits per currency, from the accounts' stored totals.
 
     Every line must balance; :func:`ledger.journal.audit.check_invariants` also
     recomputes it from the postings themselves.
     """
-    rows = session.execute(
+    rows = connection.execute(
         select(
             accounts.c.currency,
             func.coalesce(func.sum(accounts.c.debits_posted_minor), 0),
@@ -308,10 +307,10 @@ def trial_balance(session: Session) -> list[TrialBalanceLine]:
     ]
 
 
-def pending_expired_ids(session: Session, now: datetime, limit: int) -> list[uuid.UUID]:
+def pending_expired_ids(connection: Connection, now: datetime, limit: int) -> list[uuid.UUID]:
     """Pending transactions whose ``expires_at`` has passed, oldest first."""
     return list(
-        session.execute(
+        connection.execute(
             select(transactions.c.id)
             .where(
                 transactions.c.status == "pending",

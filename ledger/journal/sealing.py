@@ -3,7 +3,7 @@
 When a transaction becomes posted, a database trigger puts it in
 ``journal_seal_queue`` within the same database transaction, so no posted
 transaction escapes the queue. Later (a scheduled job), :func:`seal_batch`
-takes queued transactions in queue order and appends a link per transaction:
+takes queued transactions in id (creation) order and appends a link per transaction:
 
     hash = sha256(previous_hash || "\\n" || canonical_json(transaction))
 
@@ -27,8 +27,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, Literal
 
-from sqlalchemy import Row, delete, func, insert, select, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, Row, delete, func, insert, select, update
 
 from ledger.clock import ensure_utc
 from ledger.db import Database
@@ -72,16 +71,16 @@ def link_hash(previous_hash: str, record: TransactionRecord) -> str:
     return hashlib.sha256(f"{previous_hash}\n{content}".encode()).hexdigest()
 
 
-def seal_batch(session: Session, *, now: datetime, limit: int = SEAL_BATCH_SIZE) -> int:
+def seal_batch(connection: Connection, *, now: datetime, limit: int = SEAL_BATCH_SIZE) -> int:
     """Seal up to ``limit`` queued transactions; return how many were sealed."""
-    head = session.execute(select(seal_head).where(seal_head.c.id == 1).with_for_update()).one()
-    queued = session.execute(
-        select(seal_queue.c.id, seal_queue.c.transaction_id).order_by(seal_queue.c.id).limit(limit)
+    head = connection.execute(select(seal_head).where(seal_head.c.id == 1).with_for_update()).one()
+    queued = connection.execute(
+        select(seal_queue.c.transaction_id).order_by(seal_queue.c.transaction_id).limit(limit)
     ).all()
     if not queued:
         return 0
     records = {
-        r.id: r for r in queries.load_transactions(session, [q.transaction_id for q in queued])
+        r.id: r for r in queries.load_transactions(connection, [q.transaction_id for q in queued])
     }
     sequence, previous = head.sequence, head.hash
     rows = []
@@ -101,9 +100,13 @@ def seal_batch(session: Session, *, now: datetime, limit: int = SEAL_BATCH_SIZE)
             }
         )
         previous = current
-    session.execute(insert(seals), rows)
-    session.execute(delete(seal_queue).where(seal_queue.c.id.in_([q.id for q in queued])))
-    session.execute(
+    connection.execute(insert(seals), rows)
+    connection.execute(
+        delete(seal_queue).where(
+            seal_queue.c.transaction_id.in_([q.transaction_id for q in queued])
+        )
+    )
+    connection.execute(
         update(seal_head)
         .where(seal_head.c.id == 1)
         .values(sequence=sequence, hash=previous, sealed_at=sealed_at)
@@ -115,7 +118,7 @@ def seal_all(database: Database, *, now: datetime, limit: int = SEAL_BATCH_SIZE)
     """Seal everything queued, one database transaction per batch."""
     total = 0
     while True:
-        sealed = database.run(lambda session: seal_batch(session, now=now, limit=limit))
+        sealed = database.run(lambda connection: seal_batch(connection, now=now, limit=limit))
         total += sealed
         if sealed < limit:
             return total
@@ -134,13 +137,13 @@ class Verification:
     detail: str = ""
 
 
-def verify_chain(session: Session) -> Verification:
+def verify_chain(connection: Connection) -> Verification:
     """Recompute the chain; report the first problem found, in chain order."""
     previous = GENESIS_HASH
     checked = 0
     last_sequence = 0
     while True:
-        links = session.execute(
+        links = connection.execute(
             select(seals)
             .where(seals.c.sequence > last_sequence)
             .order_by(seals.c.sequence)
@@ -150,7 +153,7 @@ def verify_chain(session: Session) -> Verification:
             break
         records = {
             r.id: r
-            for r in queries.load_transactions(session, [link.transaction_id for link in links])
+            for r in queries.load_transactions(connection, [link.transaction_id for link in links])
         }
         for position, link in enumerate(links):
             if link.sequence != last_sequence + 1 or link.previous_hash != previous:
@@ -175,7 +178,7 @@ def verify_chain(session: Session) -> Verification:
             if link_hash(previous, record) != link.hash:
                 # If the next link still vouches for this hash, the seal is as
                 # written and the transaction changed; otherwise the seal was.
-                following = _hash_after(session, links, position)
+                following = _hash_after(connection, links, position)
                 if following is not None and following != link.hash:
                     return Verification(
                         False,
@@ -196,7 +199,7 @@ def verify_chain(session: Session) -> Verification:
             previous = link.hash
             last_sequence = link.sequence
             checked += 1
-    head = session.execute(select(seal_head).where(seal_head.c.id == 1)).one()
+    head = connection.execute(select(seal_head).where(seal_head.c.id == 1)).one()
     if head.sequence != last_sequence or head.hash != previous:
         return Verification(
             False,
@@ -206,7 +209,7 @@ def verify_chain(session: Session) -> Verification:
             head.sequence,
             "the chain's head does not match its last link",
         )
-    unsealed = session.execute(
+    unsealed = connection.execute(
         select(transactions.c.id)
         .where(
             transactions.c.status == "posted",
@@ -232,18 +235,18 @@ def verify_chain(session: Session) -> Verification:
     return Verification(True, checked)
 
 
-def _hash_after(session: Session, links: Sequence[Row[Any]], position: int) -> str | None:
+def _hash_after(connection: Connection, links: Sequence[Row[Any]], position: int) -> str | None:
     """What the link after ``links[position]`` (or the head) says its hash was."""
     if position + 1 < len(links):
         return str(links[position + 1].previous_hash)
-    following = session.execute(
+    following = connection.execute(
         select(seals.c.previous_hash).where(seals.c.sequence == links[position].sequence + 1)
     ).scalar()
     if following is not None:
         return str(following)
-    head = session.execute(select(seal_head).where(seal_head.c.id == 1)).one()
+    head = connection.execute(select(seal_head).where(seal_head.c.id == 1)).one()
     return str(head.hash) if head.sequence == links[position].sequence else None
 
 
-def queued_count(session: Session) -> int:
-    return int(session.execute(select(func.count()).select_from(seal_queue)).scalar_one())
+def queued_count(connection: Connection) -> int:
+    return int(connection.execute(select(func.count()).select_from(seal_queue)).scalar_one())

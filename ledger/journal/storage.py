@@ -1,27 +1,27 @@
-"""Row-level reads and writes of the journal's hot path, set-based.
+"""Row-level reads and writes of the posting path, one implementation per database.
 
-The engine decides *what* to write; this module decides *how*, per database:
+The engine decides *what* to read, lock and write; a store decides *how*:
 
-* PostgreSQL: every bulk write is one statement over ``unnest`` of arrays, so a
-  batch of 1,000 transactions is a handful of statements whatever its size, and
-  the statement-level triggers see each transaction's postings together.
-* SQLite: ``executemany`` through the driver (in-process, so no round trips).
+* :class:`CoreStore` (SQLite, and any other database): SQLAlchemy Core.
+* ``PostgresStore`` (``storage_postgresql``): the psycopg cursor of the same
+  connection and transaction, so the write is one statement and the hot path
+  pays no per-statement framework cost (measured: client CPU per single post
+  2.4 ms through Core, 0.8 ms this way, on the 2-core machine where the
+  client shares the CPU with the database).
 
-Row locks are taken in ascending id order by every caller, which is what keeps
-concurrent writers free of deadlocks.
+Both lock rows in ascending id order, which keeps concurrent writers free of
+deadlocks, and return the same row types.
 """
 
 from __future__ import annotations
 
-import json
 import uuid
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, NamedTuple
 
-from sqlalchemy import Row, bindparam, insert, select, text, update
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from ledger.journal.models import Account, Posting, Transaction
 
@@ -30,224 +30,172 @@ transactions = Transaction.__table__
 postings = Posting.__table__
 
 
-@dataclass(frozen=True)
-class AccountTotals:
+class AccountRow(NamedTuple):
     id: int
+    type: str
+    currency: str
+    closed_at: datetime | None
+    allow_overdraft: bool
+    overdraft_limit_minor: int | None
     debits_posted_minor: int
     credits_posted_minor: int
     debits_pending_minor: int
     credits_pending_minor: int
 
 
-def _is_postgresql(session: Session) -> bool:
-    return session.get_bind().dialect.name == "postgresql"
+class TransactionRow(NamedTuple):
+    id: uuid.UUID
+    client_id: str
+    idempotency_key: str | None
+    request_hash: str | None
+    description: str
+    status: str
+    effective_at: datetime
+    created_at: datetime
+    expires_at: datetime | None
+    resolved_at: datetime | None
+    reverses_id: uuid.UUID | None
+    pending_id: uuid.UUID | None
+    metadata: dict[str, Any]
+    postings_count: int
 
 
-def lock_accounts(session: Session, account_ids: Iterable[int]) -> Sequence[Row[Any]]:
-    """Read and lock accounts in id order (FOR NO KEY UPDATE on PostgreSQL).
-
-    NO KEY UPDATE, not UPDATE: it still serialises balance changes but does not
-    block the key-share locks that foreign keys take when postings are inserted.
-    SQLite ignores the clause; its BEGIN IMMEDIATE already holds the write lock.
-    """
-    ordered = sorted(set(account_ids))
-    if not ordered:
-        return []
-    query = (
-        select(accounts)
-        .where(accounts.c.id.in_(ordered))
-        .order_by(accounts.c.id)
-        .with_for_update(key_share=True)
-    )
-    return session.execute(query).all()
+class PostingRow(NamedTuple):
+    transaction_id: uuid.UUID
+    leg: int
+    account_id: int
+    direction: str
+    amount_minor: int
+    currency: str
+    effective_at: datetime
 
 
-def lock_transactions(session: Session, transaction_ids: Iterable[uuid.UUID]) -> Sequence[Row[Any]]:
-    """Read and lock transactions in id order (before any account lock)."""
-    ordered = sorted(set(transaction_ids))
-    if not ordered:
-        return []
-    query = (
-        select(transactions)
-        .where(transactions.c.id.in_(ordered))
-        .order_by(transactions.c.id)
-        .with_for_update()
-    )
-    return session.execute(query).all()
+class KeyRow(NamedTuple):
+    id: uuid.UUID
+    client_id: str
+    idempotency_key: str
+    request_hash: str
 
 
-def load_postings(session: Session, transaction_ids: Iterable[uuid.UUID]) -> Sequence[Row[Any]]:
-    ids = sorted(set(transaction_ids))
-    if not ids:
-        return []
-    query = (
-        select(postings)
-        .where(postings.c.transaction_id.in_(ids))
-        .order_by(postings.c.transaction_id, postings.c.leg)
-    )
-    return session.execute(query).all()
+@dataclass
+class Writes:
+    """Everything one engine run writes, in table column order."""
+
+    transactions: list[TransactionRow] = field(default_factory=list)
+    postings: list[PostingRow] = field(default_factory=list)
+    resolutions: list[tuple[uuid.UUID, str]] = field(default_factory=list)
+    resolved_at: datetime | None = None
+    # (account id, debits posted, credits posted, debits pending, credits pending)
+    totals: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
 
-def reversals_of(
-    session: Session, transaction_ids: Iterable[uuid.UUID]
-) -> dict[uuid.UUID, uuid.UUID]:
-    """{original id: id of the transaction that reverses it} for those reversed."""
-    ids = sorted(set(transaction_ids))
-    if not ids:
-        return {}
-    rows = session.execute(
-        select(transactions.c.reverses_id, transactions.c.id).where(
-            transactions.c.reverses_id.in_(ids)
+ACCOUNT_COLUMNS = AccountRow._fields
+TRANSACTION_COLUMNS = TransactionRow._fields
+POSTING_COLUMNS = PostingRow._fields
+
+
+class CoreStore:
+    """SQLAlchemy Core; SQLite's BEGIN IMMEDIATE already serialises writers."""
+
+    def __init__(self, connection: Connection) -> None:
+        self.connection = connection
+
+    def lock_accounts(self, account_ids: Iterable[int]) -> list[AccountRow]:
+        ordered = sorted(set(account_ids))
+        if not ordered:
+            return []
+        query = (
+            select(*(accounts.c[name] for name in ACCOUNT_COLUMNS))
+            .where(accounts.c.id.in_(ordered))
+            .order_by(accounts.c.id)
+            .with_for_update(key_share=True)
         )
-    ).all()
-    return {original: reversal for original, reversal in rows}
+        return [AccountRow(*row) for row in self.connection.execute(query)]
 
-
-_PG_INSERT_POSTINGS = text(
-    "INSERT INTO postings "
-    "(transaction_id, leg, account_id, direction, amount_minor, currency, effective_at) "
-    "SELECT * FROM unnest("
-    "CAST(:transaction_id AS uuid[]), CAST(:leg AS smallint[]), CAST(:account_id AS bigint[]), "
-    "CAST(:direction AS text[]), CAST(:amount_minor AS bigint[]), CAST(:currency AS text[]), "
-    "CAST(:effective_at AS timestamptz[]))"
-)
-
-_PG_INSERT_TRANSACTIONS = text(
-    "INSERT INTO transactions "
-    "(id, client_id, idempotency_key, request_hash, description, status, effective_at, "
-    "created_at, expires_at, resolved_at, reverses_id, pending_id, metadata) "
-    "SELECT * FROM unnest("
-    "CAST(:id AS uuid[]), CAST(:client_id AS text[]), CAST(:idempotency_key AS text[]), "
-    "CAST(:request_hash AS text[]), CAST(:description AS text[]), CAST(:status AS text[]), "
-    "CAST(:effective_at AS timestamptz[]), CAST(:created_at AS timestamptz[]), "
-    "CAST(:expires_at AS timestamptz[]), CAST(:resolved_at AS timestamptz[]), "
-    "CAST(:reverses_id AS uuid[]), CAST(:pending_id AS uuid[]), CAST(:metadata AS jsonb[]))"
-)
-
-_PG_UPDATE_TOTALS = text(
-    "UPDATE accounts AS a SET "
-    "debits_posted_minor = v.debits_posted_minor, credits_posted_minor = v.credits_posted_minor, "
-    "debits_pending_minor = v.debits_pending_minor, "
-    "credits_pending_minor = v.credits_pending_minor "
-    "FROM unnest(CAST(:id AS bigint[]), CAST(:debits_posted_minor AS bigint[]), "
-    "CAST(:credits_posted_minor AS bigint[]), CAST(:debits_pending_minor AS bigint[]), "
-    "CAST(:credits_pending_minor AS bigint[])) "
-    "AS v(id, debits_posted_minor, credits_posted_minor, debits_pending_minor, "
-    "credits_pending_minor) "
-    "WHERE a.id = v.id"
-)
-
-_PG_RESOLVE = text(
-    "UPDATE transactions AS t SET status = v.status, resolved_at = :resolved_at "
-    "FROM unnest(CAST(:id AS uuid[]), CAST(:status AS text[])) AS v(id, status) "
-    "WHERE t.id = v.id AND t.status = 'pending'"
-)
-
-
-def _columns(rows: Sequence[dict[str, Any]], names: Sequence[str]) -> dict[str, list[Any]]:
-    return {name: [row[name] for row in rows] for name in names}
-
-
-def insert_postings(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert postings; on PostgreSQL in one statement, whatever the count."""
-    if not rows:
-        return
-    if _is_postgresql(session):
-        names = (
-            "transaction_id",
-            "leg",
-            "account_id",
-            "direction",
-            "amount_minor",
-            "currency",
-            "effective_at",
+    def lock_transactions(self, transaction_ids: Iterable[uuid.UUID]) -> list[TransactionRow]:
+        ordered = sorted(set(transaction_ids))
+        if not ordered:
+            return []
+        query = (
+            select(*(transactions.c[name] for name in TRANSACTION_COLUMNS))
+            .where(transactions.c.id.in_(ordered))
+            .order_by(transactions.c.id)
+            .with_for_update()
         )
-        session.execute(_PG_INSERT_POSTINGS, _columns(rows, names))
-    else:
-        session.execute(insert(postings), list(rows))
+        return [TransactionRow(*row) for row in self.connection.execute(query)]
+
+    def load_postings(self, transaction_ids: Iterable[uuid.UUID]) -> list[PostingRow]:
+        ids = sorted(set(transaction_ids))
+        if not ids:
+            return []
+        query = (
+            select(*(postings.c[name] for name in POSTING_COLUMNS))
+            .where(postings.c.transaction_id.in_(ids))
+            .order_by(postings.c.transaction_id, postings.c.leg)
+        )
+        return [PostingRow(*row) for row in self.connection.execute(query)]
+
+    def reversals_of(self, transaction_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
+        ids = sorted(set(transaction_ids))
+        if not ids:
+            return {}
+        rows = self.connection.execute(
+            select(transactions.c.reverses_id, transactions.c.id).where(
+                transactions.c.reverses_id.in_(ids)
+            )
+        )
+        return {original: reversal for original, reversal in rows}
+
+    def stored_keys(self, pairs: Iterable[tuple[str, str]]) -> list[KeyRow]:
+        wanted = sorted(set(pairs))
+        if not wanted:
+            return []
+        rows = self.connection.execute(
+            select(
+                transactions.c.id,
+                transactions.c.client_id,
+                transactions.c.idempotency_key,
+                transactions.c.request_hash,
+            ).where(tuple_(transactions.c.client_id, transactions.c.idempotency_key).in_(wanted))
+        )
+        return [KeyRow(*row) for row in rows]
+
+    def write(self, writes: Writes) -> None:
+        execute = self.connection.execute
+        if writes.transactions:
+            execute(insert(transactions), [row._asdict() for row in writes.transactions])
+        if writes.postings:
+            execute(insert(postings), [row._asdict() for row in writes.postings])
+        if writes.resolutions:
+            execute(
+                update(transactions)
+                .where(transactions.c.id == bindparam("target_id"))
+                .where(transactions.c.status == "pending")
+                .values(status=bindparam("new_status"), resolved_at=writes.resolved_at),
+                [{"target_id": tid, "new_status": status} for tid, status in writes.resolutions],
+            )
+        if writes.totals:
+            names = (
+                "debits_posted_minor",
+                "credits_posted_minor",
+                "debits_pending_minor",
+                "credits_pending_minor",
+            )
+            execute(
+                update(accounts)
+                .where(accounts.c.id == bindparam("target_id"))
+                .values({name: bindparam(name) for name in names}),
+                [
+                    {"target_id": row[0], **dict(zip(names, row[1:], strict=True))}
+                    for row in writes.totals
+                ],
+            )
 
 
-def insert_transactions(session: Session, rows: Sequence[dict[str, Any]]) -> None:
-    """Insert transaction rows (after their postings: the foreign key is deferred)."""
-    if not rows:
-        return
-    if _is_postgresql(session):
-        names = (
-            "id",
-            "client_id",
-            "idempotency_key",
-            "request_hash",
-            "description",
-            "status",
-            "effective_at",
-            "created_at",
-            "expires_at",
-            "resolved_at",
-            "reverses_id",
-            "pending_id",
-        )
-        parameters = _columns(rows, names)
-        parameters["metadata"] = [
-            json.dumps(row["metadata"], separators=(",", ":")) for row in rows
-        ]
-        session.execute(_PG_INSERT_TRANSACTIONS, parameters)
-    else:
-        session.execute(insert(transactions), list(rows))
+def store_for(connection: Connection) -> CoreStore:
+    """The store for this connection's database (PostgresStore subclasses CoreStore)."""
+    if connection.dialect.name == "postgresql":
+        from ledger.journal.storage_postgresql import PostgresStore
 
-
-def resolve_transactions(
-    session: Session, changes: Sequence[tuple[uuid.UUID, str]], resolved_at: datetime
-) -> None:
-    """Move locked pending transactions to ``posted`` or ``voided``."""
-    if not changes:
-        return
-    if _is_postgresql(session):
-        session.execute(
-            _PG_RESOLVE,
-            {
-                "id": [change[0] for change in changes],
-                "status": [change[1] for change in changes],
-                "resolved_at": resolved_at,
-            },
-        )
-    else:
-        statement = (
-            update(transactions)
-            .where(transactions.c.id == bindparam("target_id"))
-            .where(transactions.c.status == "pending")
-            .values(status=bindparam("new_status"), resolved_at=resolved_at)
-        )
-        session.execute(
-            statement,
-            [{"target_id": change[0], "new_status": change[1]} for change in changes],
-        )
-
-
-def write_account_totals(session: Session, totals: Sequence[AccountTotals]) -> None:
-    """Store new balance totals for locked accounts, one statement on PostgreSQL."""
-    if not totals:
-        return
-    names = (
-        "debits_posted_minor",
-        "credits_posted_minor",
-        "debits_pending_minor",
-        "credits_pending_minor",
-    )
-    if _is_postgresql(session):
-        parameters: dict[str, list[int]] = {"id": [row.id for row in totals]}
-        for name in names:
-            parameters[name] = [getattr(row, name) for row in totals]
-        session.execute(_PG_UPDATE_TOTALS, parameters)
-    else:
-        statement = (
-            update(accounts)
-            .where(accounts.c.id == bindparam("target_id"))
-            .values({name: bindparam(name) for name in names})
-        )
-        session.execute(
-            statement,
-            [
-                {"target_id": row.id, **{name: getattr(row, name) for name in names}}
-                for row in totals
-            ],
-        )
+        return PostgresStore(connection)
+    return CoreStore(connection)

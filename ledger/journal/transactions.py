@@ -24,7 +24,7 @@ from collections.abc import Sequence
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy.orm import Session
+from sqlalchemy import Connection
 
 from ledger.clock import Clock, SystemClock
 from ledger.errors import (
@@ -65,31 +65,31 @@ def _request_hash(operation: str, spec: TransactionSpec, **extra: Any) -> str | 
     )
 
 
-def _one(session: Session, command: Command, now: datetime) -> Outcome:
-    (result,) = execute(session, [command], now=now)
+def _one(connection: Connection, command: Command, now: datetime) -> Outcome:
+    (result,) = execute(connection, [command], now=now)
     if isinstance(result, LedgerError):
         raise result
     return result
 
 
 def post_transaction(
-    session: Session, spec: TransactionSpec, *, clock: Clock = SYSTEM_CLOCK
+    connection: Connection, spec: TransactionSpec, *, clock: Clock = SYSTEM_CLOCK
 ) -> TransactionRecord:
     """Record a posted transaction atomically, or raise and write nothing."""
     create = Create(spec, "posted", _request_hash("post", spec))
-    return _one(session, Command(creates=(create,)), clock.now()).transactions[0]
+    return _one(connection, Command(creates=(create,)), clock.now()).transactions[0]
 
 
 def create_pending(
-    session: Session, spec: TransactionSpec, *, clock: Clock = SYSTEM_CLOCK
+    connection: Connection, spec: TransactionSpec, *, clock: Clock = SYSTEM_CLOCK
 ) -> TransactionRecord:
     """Reserve funds with a pending transaction (optionally expiring)."""
     create = Create(spec, "pending", _request_hash("pending", spec))
-    return _one(session, Command(creates=(create,)), clock.now()).transactions[0]
+    return _one(connection, Command(creates=(create,)), clock.now()).transactions[0]
 
 
 def post_pending(
-    session: Session,
+    connection: Connection,
     transaction_id: uuid.UUID,
     *,
     amount_minor: int | None = None,
@@ -104,7 +104,7 @@ def post_pending(
     transaction that carries the posted amounts: the hold itself when posted in
     full, the new capture transaction otherwise.
     """
-    hold = queries.get_transaction(session, transaction_id)
+    hold = queries.get_transaction(connection, transaction_id)
     if hold.status != "pending":
         raise TransactionNotPending(
             f"transaction {transaction_id} is {hold.status}, not pending",
@@ -115,7 +115,7 @@ def post_pending(
     now = clock.now()
     if captured is None:
         command = Command(resolves=(Resolve(transaction_id, "posted"),))
-        return _one(session, command, now).transactions[0]
+        return _one(connection, command, now).transactions[0]
     spec = TransactionSpec(
         postings=captured,
         description=hold.description,
@@ -126,7 +126,7 @@ def post_pending(
         creates=(Create(spec, "posted", pending_id=transaction_id),),
         resolves=(Resolve(transaction_id, "voided"),),
     )
-    return _one(session, command, now).transactions[0]
+    return _one(connection, command, now).transactions[0]
 
 
 def _captured_legs(
@@ -181,29 +181,29 @@ def _captured_legs(
 
 
 def void_pending(
-    session: Session, transaction_id: uuid.UUID, *, clock: Clock = SYSTEM_CLOCK
+    connection: Connection, transaction_id: uuid.UUID, *, clock: Clock = SYSTEM_CLOCK
 ) -> TransactionRecord:
     """Release a hold; nothing of it is posted."""
     command = Command(resolves=(Resolve(transaction_id, "voided"),))
-    return _one(session, command, clock.now()).transactions[0]
+    return _one(connection, command, clock.now()).transactions[0]
 
 
 def expire_holds(
-    session: Session, now: datetime, *, limit: int = EXPIRY_BATCH_SIZE
+    connection: Connection, now: datetime, *, limit: int = EXPIRY_BATCH_SIZE
 ) -> list[uuid.UUID]:
     """Void up to ``limit`` holds whose ``expires_at`` is at or before ``now``.
 
     Holds resolved by someone else meanwhile are skipped, not errors. Returns
     the ids voided; call again while it returns a full batch.
     """
-    ids = queries.pending_expired_ids(session, now, limit)
+    ids = queries.pending_expired_ids(connection, now, limit)
     commands = [Command(resolves=(Resolve(transaction_id, "voided"),)) for transaction_id in ids]
-    results = execute(session, commands, now=now, atomic=False)
+    results = execute(connection, commands, now=now, atomic=False)
     return [tid for tid, result in zip(ids, results, strict=True) if isinstance(result, Outcome)]
 
 
 def reverse_transaction(
-    session: Session,
+    connection: Connection,
     transaction_id: uuid.UUID,
     *,
     description: str | None = None,
@@ -214,9 +214,9 @@ def reverse_transaction(
     clock: Clock = SYSTEM_CLOCK,
 ) -> TransactionRecord:
     """Post the mirror image of a posted transaction, linked both ways."""
-    original = queries.get_transaction(session, transaction_id)
+    original = queries.get_transaction(connection, transaction_id)
     if original.reversed_by_id is not None:
-        reversal = queries.get_transaction(session, original.reversed_by_id)
+        reversal = queries.get_transaction(connection, original.reversed_by_id)
         same_request_again = idempotency_key is not None and (
             reversal.client_id,
             reversal.idempotency_key,
@@ -252,11 +252,11 @@ def reverse_transaction(
     )
     request_hash = _request_hash("reverse", spec, reverses=str(transaction_id))
     create = Create(spec, "posted", request_hash, reverses_id=transaction_id)
-    return _one(session, Command(creates=(create,)), clock.now()).transactions[0]
+    return _one(connection, Command(creates=(create,)), clock.now()).transactions[0]
 
 
 def post_batch(
-    session: Session, specs: Sequence[TransactionSpec], *, clock: Clock = SYSTEM_CLOCK
+    connection: Connection, specs: Sequence[TransactionSpec], *, clock: Clock = SYSTEM_CLOCK
 ) -> list[TransactionRecord]:
     """Post up to BATCH_TRANSACTIONS_MAX transactions, all or nothing.
 
@@ -273,7 +273,7 @@ def post_batch(
     commands = [
         Command(creates=(Create(spec, "posted", _request_hash("post", spec)),)) for spec in specs
     ]
-    results = execute(session, commands, now=clock.now())
+    results = execute(connection, commands, now=clock.now())
     errors = {i: result for i, result in enumerate(results) if isinstance(result, LedgerError)}
     if errors:
         raise BatchRejected(errors)

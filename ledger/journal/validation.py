@@ -42,6 +42,12 @@ def require_aware(moment: datetime, field: str) -> None:
         raise ValidationFailed(f"{field} must carry a timezone", field=field)
 
 
+def refuse_nul(text: str, field: str) -> None:
+    """NUL characters are refused: PostgreSQL text cannot hold them."""
+    if "\x00" in text:
+        raise ValidationFailed(f"{field} must not contain NUL characters", field=field)
+
+
 def validate_posting(posting: PostingSpec, index: int) -> None:
     if not isinstance(posting, PostingSpec):
         raise ValidationFailed(f"posting {index} is not a PostingSpec", posting=index)
@@ -104,10 +110,13 @@ def validate_metadata(metadata: Any, field: str = "metadata") -> None:
             for key, item in value.items():
                 if not isinstance(key, str):
                     raise ValidationFailed(f"{field} keys must be strings", field=field)
+                refuse_nul(key, field)
                 walk(item, depth + 1)
         elif isinstance(value, list):
             for item in value:
                 walk(item, depth + 1)
+        elif isinstance(value, str):
+            refuse_nul(value, field)
         elif isinstance(value, float):
             raise ValidationFailed(
                 f"{field} must not contain floating-point numbers; send decimals as strings",
@@ -144,6 +153,7 @@ def validate_transaction_spec(spec: TransactionSpec, *, pending: bool, now: date
     check_balanced(spec.postings)
     if not isinstance(spec.description, str):
         raise ValidationFailed("description must be text", field="description")
+    refuse_nul(spec.description, "description")
     if len(spec.description) > DESCRIPTION_LENGTH_MAX:
         raise LimitExceeded(
             f"description is longer than {DESCRIPTION_LENGTH_MAX} characters", field="description"

@@ -78,26 +78,23 @@ def _id(database, value: uuid.UUID):
 # ------------------------------------------------------------- PostgreSQL-only triggers
 
 
-def _insert_raw(connection, transaction_id, legs, status="posted", effective_at=NOW):
-    for leg, (account_id, direction, amount, currency) in enumerate(legs):
-        connection.execute(
-            text(
-                "INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
-                " currency, effective_at) VALUES (:t, :leg, :a, :d, :m, :c, :e)"
-            ),
-            {
-                "t": transaction_id,
-                "leg": leg,
-                "a": account_id,
-                "d": direction,
-                "m": amount,
-                "c": currency,
-                "e": effective_at,
-            },
-        )
+def _together(connection, transaction_id, legs, *, reverses=None, effective_at=NOW):
+    """Write a transaction and its postings in one statement, as the journal does."""
+    values = ", ".join(
+        f"(:t, {leg}, {a}, '{d}', {m}, '{c}', :e)" for leg, (a, d, m, c) in enumerate(legs)
+    )
+    connection.execute(
+        text(
+            "WITH t AS (INSERT INTO transactions (id, status, effective_at, created_at, metadata,"
+            f" reverses_id, postings_count) VALUES (:t, 'posted', :e, :e, '{{}}', :r, {len(legs)}))"
+            " INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
+            f" currency, effective_at) VALUES {values}"
+        ),
+        {"t": transaction_id, "e": effective_at, "r": reverses},
+    )
 
 
-def _insert_all_legs(connection, transaction_id, legs, effective_at=NOW):
+def _postings_only(connection, transaction_id, legs, effective_at=NOW):
     values = ", ".join(
         f"(:t, {leg}, {a}, '{d}', {m}, '{c}', :e)" for leg, (a, d, m, c) in enumerate(legs)
     )
@@ -110,98 +107,107 @@ def _insert_all_legs(connection, transaction_id, legs, effective_at=NOW):
     )
 
 
-def _insert_transaction(connection, transaction_id, status="posted", effective_at=NOW):
+def _transaction_only(connection, transaction_id, effective_at=NOW):
     connection.execute(
         text(
-            "INSERT INTO transactions (id, status, effective_at, created_at, metadata)"
-            " VALUES (:t, :s, :e, :e, '{}')"
+            "INSERT INTO transactions (id, status, effective_at, created_at, metadata,"
+            " postings_count) VALUES (:t, 'posted', :e, :e, '{}', 2)"
         ),
-        {"t": transaction_id, "s": status, "e": effective_at},
+        {"t": transaction_id, "e": effective_at},
     )
+
+
+def _refused_raw(database, match, write):
+    with pytest.raises(IntegrityError, match=match), database.engine.begin() as connection:
+        write(connection)
 
 
 @pytest.mark.postgresql
 def test_postgresql_refuses_unbalanced_postings(postgres_database, clock):
     a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
-    with (
-        pytest.raises(IntegrityError, match="does not balance"),
-        postgres_database.engine.begin() as c,
-    ):
-        _insert_all_legs(c, uuid.uuid4(), [(a.id, "debit", 5, "USD"), (b.id, "credit", 4, "USD")])
+    legs = [(a.id, "debit", 5, "USD"), (b.id, "credit", 4, "USD")]
+    _refused_raw(postgres_database, "does not balance", lambda c: _together(c, uuid.uuid4(), legs))
 
 
 @pytest.mark.postgresql
 def test_postgresql_refuses_a_single_posting(postgres_database, clock):
     (a,) = open_accounts(postgres_database, clock, cash("a"))
-    with (
-        pytest.raises(IntegrityError, match="fewer than two"),
-        postgres_database.engine.begin() as c,
-    ):
-        _insert_all_legs(c, uuid.uuid4(), [(a.id, "debit", 5, "USD")])
+    legs = [(a.id, "debit", 5, "USD")]
+    _refused_raw(postgres_database, "postings_count", lambda c: _together(c, uuid.uuid4(), legs))
 
 
 @pytest.mark.postgresql
 def test_postgresql_refuses_postings_in_another_currency_than_the_account(postgres_database, clock):
     a, b = open_accounts(postgres_database, clock, cash("a", "USD"), cash("b", "USD"))
-    with pytest.raises(IntegrityError, match="currency"), postgres_database.engine.begin() as c:
-        _insert_all_legs(c, uuid.uuid4(), [(a.id, "debit", 5, "EUR"), (b.id, "credit", 5, "EUR")])
+    legs = [(a.id, "debit", 5, "EUR"), (b.id, "credit", 5, "EUR")]
+    _refused_raw(postgres_database, "currency", lambda c: _together(c, uuid.uuid4(), legs))
 
 
 @pytest.mark.postgresql
-def test_postgresql_refuses_postings_split_over_statements(postgres_database, clock):
-    a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
-    tid = uuid.uuid4()
-    with pytest.raises(IntegrityError), postgres_database.engine.begin() as c:
-        # Each statement alone is "one posting", which must be refused.
-        _insert_raw(c, tid, [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")])
-
-
-@pytest.mark.postgresql
-def test_postgresql_refuses_postings_added_to_a_recorded_transaction(postgres_database, clock):
-    source, target, record = _post_one(postgres_database, clock)
-    with pytest.raises(IntegrityError, match="is recorded"), postgres_database.engine.begin() as c:
-        c.execute(
-            text(
-                "INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
-                " currency, effective_at) VALUES (:t, 5, :a, 'debit', 1, 'USD', :e),"
-                " (:t, 6, :b, 'credit', 1, 'USD', :e)"
-            ),
-            {"t": record.id, "a": source.id, "b": target.id, "e": record.effective_at},
-        )
-
-
-@pytest.mark.postgresql
-def test_postgresql_refuses_a_transaction_without_postings(postgres_database):
-    with pytest.raises(IntegrityError, match="no postings"), postgres_database.engine.begin() as c:
-        _insert_transaction(c, uuid.uuid4())
+def test_postgresql_refuses_postings_to_a_missing_account(postgres_database, clock):
+    (a,) = open_accounts(postgres_database, clock, cash("a"))
+    legs = [(a.id, "debit", 5, "USD"), (987_654, "credit", 5, "USD")]
+    _refused_raw(postgres_database, "is missing", lambda c: _together(c, uuid.uuid4(), legs))
 
 
 @pytest.mark.postgresql
 def test_postgresql_refuses_postings_without_their_transaction(postgres_database, clock):
     a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
-    # The deferred foreign key fires at commit.
-    with pytest.raises(IntegrityError, match="foreign key"), postgres_database.engine.begin() as c:
-        _insert_all_legs(c, uuid.uuid4(), [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")])
+    legs = [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")]
+    _refused_raw(
+        postgres_database,
+        "do not match a transaction written with them",
+        lambda c: _postings_only(c, uuid.uuid4(), legs),
+    )
+
+
+@pytest.mark.postgresql
+def test_postgresql_refuses_a_transaction_without_postings(postgres_database):
+    _refused_raw(postgres_database, "no postings", lambda c: _transaction_only(c, uuid.uuid4()))
+
+
+@pytest.mark.postgresql
+def test_postgresql_refuses_a_transaction_and_its_postings_in_separate_statements(
+    postgres_database, clock
+):
+    a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
+    tid = uuid.uuid4()
+    legs = [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")]
+
+    def in_two_statements(connection):
+        _transaction_only(connection, tid)
+        _postings_only(connection, tid, legs)
+
+    _refused_raw(postgres_database, "no postings", in_two_statements)
+
+
+@pytest.mark.postgresql
+def test_postgresql_refuses_postings_added_to_a_recorded_transaction(postgres_database, clock):
+    source, target, record = _post_one(postgres_database, clock)
+    more = [(source.id, "debit", 1, "USD"), (target.id, "credit", 1, "USD")]
+
+    def append(connection):
+        connection.execute(
+            text(
+                "INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
+                " currency, effective_at) VALUES (:t, 5, :a, 'debit', 1, 'USD', :e),"
+                " (:t, 6, :b, 'credit', 1, 'USD', :e)"
+            ),
+            {"t": record.id, "a": more[0][0], "b": more[1][0], "e": record.effective_at},
+        )
+
+    _refused_raw(postgres_database, "do not match a transaction", append)
 
 
 @pytest.mark.postgresql
 def test_postgresql_refuses_a_reversal_that_is_not_a_mirror(postgres_database, clock):
     source, target, record = _post_one(postgres_database, clock)
-    fake = uuid.uuid4()
-    with (  # noqa: PT012 - the trigger fires on the second statement
-        pytest.raises(IntegrityError, match="not the mirror"),
-        postgres_database.engine.begin() as c,
-    ):
-        _insert_all_legs(
-            c, fake, [(target.id, "debit", 499, "USD"), (source.id, "credit", 499, "USD")]
-        )
-        c.execute(
-            text(
-                "INSERT INTO transactions (id, status, effective_at, created_at, metadata,"
-                " reverses_id) VALUES (:t, 'posted', :e, :e, '{}', :r)"
-            ),
-            {"t": fake, "e": NOW, "r": record.id},
-        )
+    short = [(target.id, "debit", 499, "USD"), (source.id, "credit", 499, "USD")]
+    _refused_raw(
+        postgres_database,
+        "not the mirror",
+        lambda c: _together(c, uuid.uuid4(), short, reverses=record.id),
+    )
 
 
 @pytest.mark.postgresql
@@ -211,11 +217,51 @@ def test_postgresql_accepts_well_formed_raw_rows_and_queues_them_for_sealing(
     a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
     tid = uuid.uuid4()
     with postgres_database.engine.begin() as c:
-        _insert_all_legs(c, tid, [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")])
-        _insert_transaction(c, tid)
+        _together(c, tid, [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")])
         # Keep the stored totals true to the postings so the invariants still hold.
         c.execute(text("UPDATE accounts SET debits_posted_minor = 5 WHERE id = :a"), {"a": a.id})
         c.execute(text("UPDATE accounts SET credits_posted_minor = 5 WHERE id = :b"), {"b": b.id})
     with postgres_database.engine.connect() as c:
         queued = c.execute(text("SELECT transaction_id FROM journal_seal_queue")).scalars().all()
     assert queued == [tid]
+
+
+@pytest.mark.postgresql
+def test_postgresql_refuses_postings_that_reuse_a_recorded_transactions_legs(
+    postgres_database, clock
+):
+    source, target, record = _post_one(postgres_database, clock)
+
+    def reuse(connection):
+        connection.execute(
+            text(
+                "INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
+                " currency, effective_at) VALUES (:t, 0, :a, 'debit', 1, 'USD', :e),"
+                " (:t, 1, :b, 'credit', 1, 'USD', :e)"
+            ),
+            {"t": record.id, "a": source.id, "b": target.id, "e": record.effective_at},
+        )
+
+    _refused_raw(postgres_database, "pk_postings", reuse)
+
+
+@pytest.mark.postgresql
+def test_postgresql_refuses_fewer_postings_than_the_transaction_declares(postgres_database, clock):
+    a, b = open_accounts(postgres_database, clock, cash("a"), cash("b"))
+    legs = [(a.id, "debit", 5, "USD"), (b.id, "credit", 5, "USD")]
+
+    def short(connection):
+        values = ", ".join(
+            f"(:t, {leg}, {x}, '{d}', {m}, '{c}', :e)" for leg, (x, d, m, c) in enumerate(legs)
+        )
+        connection.execute(
+            text(
+                "WITH t AS (INSERT INTO transactions (id, status, effective_at, created_at,"
+                " metadata, postings_count) VALUES (:t, 'posted', :e, :e, '{}', 3))"
+                " INSERT INTO postings (transaction_id, leg, account_id, direction, amount_minor,"
+                f" currency, effective_at) VALUES {values}"
+            ),
+            {"t": uuid.uuid4(), "e": NOW},
+        )
+
+    _refused_raw(postgres_database, "do not match a transaction", short)
