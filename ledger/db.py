@@ -92,22 +92,36 @@ class UTCDateTime(TypeDecorator[datetime]):
 
 @dataclass(frozen=True)
 class RaceConstraint:
-    """A unique constraint whose violation means "someone else just did this"."""
+    """A constraint whose violation means "someone else changed this meanwhile".
+
+    Unique keys (two requests with one idempotency key) and the checks that an
+    optimistic write relies on (a balance floor, an account still open).
+    """
 
     name: str
-    table: str
-    columns: tuple[str, ...]
+    table: str = ""
+    columns: tuple[str, ...] = ()
 
     def matches(self, error: IntegrityError) -> bool:
         diag = getattr(getattr(error.orig, "diag", None), "constraint_name", None)
         if diag is not None:
             return bool(diag == self.name)
-        # SQLite names the columns, not the constraint.
-        columns = ", ".join(f"{self.table}.{column}" for column in self.columns)
-        return f"UNIQUE constraint failed: {columns}" in str(error.orig)
+        message = str(error.orig)
+        if self.columns:  # SQLite names a unique key by its columns
+            columns = ", ".join(f"{self.table}.{column}" for column in self.columns)
+            return f"UNIQUE constraint failed: {columns}" in message
+        return f"CHECK constraint failed: {self.name}" in message
 
 
 _race_constraints: list[RaceConstraint] = []
+
+#: ``connection.info`` key holding the unit of work's attempt number (1, 2, ...):
+#: work that can run optimistically does so on the first attempt only.
+ATTEMPT_KEY = "ledger.attempt"
+
+
+def attempt_of(connection: Connection) -> int:
+    return int(connection.info.get(ATTEMPT_KEY, 1))
 
 
 def register_race_constraint(constraint: RaceConstraint) -> None:
@@ -158,6 +172,7 @@ class Database:
         for attempt in range(1, attempts + 1):
             try:
                 with self.engine.begin() as connection:
+                    connection.info[ATTEMPT_KEY] = attempt
                     result = work(connection)
                 return result
             except DBAPIError as error:

@@ -88,19 +88,20 @@ def upgrade() -> None:
         sa.PrimaryKeyConstraint("id", name="pk_accounts"),
         sa.UniqueConstraint("code", name="uq_accounts_code"),
         sa.CheckConstraint(
-            "type IN ('asset', 'liability', 'equity', 'income', 'expense')", name="ck_accounts_type"
+            "type IN ('asset', 'liability', 'equity', 'income', 'expense')",
+            name=op.f("ck_accounts_type"),
         ),
-        sa.CheckConstraint("length(currency) = 3", name="ck_accounts_currency"),
+        sa.CheckConstraint("length(currency) = 3", name=op.f("ck_accounts_currency")),
         sa.CheckConstraint(
             "overdraft_limit_minor IS NULL OR (allow_overdraft AND overdraft_limit_minor >= 0)",
-            name="ck_accounts_overdraft_limit",
+            name=op.f("ck_accounts_overdraft_limit"),
         ),
         sa.CheckConstraint(
             "debits_posted_minor >= 0 AND credits_posted_minor >= 0 "
             "AND debits_pending_minor >= 0 AND credits_pending_minor >= 0",
-            name="ck_accounts_totals_non_negative",
+            name=op.f("ck_accounts_totals_non_negative"),
         ),
-        sa.CheckConstraint(f"{AVAILABLE} >= {FLOOR}", name="ck_accounts_balance_floor"),
+        sa.CheckConstraint(f"{AVAILABLE} >= {FLOOR}", name=op.f("ck_accounts_balance_floor")),
     )
     op.create_index("ix_accounts_owner_reference", "accounts", ["owner_reference"])
 
@@ -128,20 +129,21 @@ def upgrade() -> None:
             ["pending_id"], ["transactions.id"], name="fk_transactions_pending_id_transactions"
         ),
         sa.CheckConstraint(
-            "status IN ('pending', 'posted', 'voided')", name="ck_transactions_status"
+            "status IN ('pending', 'posted', 'voided')", name=op.f("ck_transactions_status")
         ),
         sa.CheckConstraint(
-            "postings_count >= 2 AND postings_count <= 64", name="ck_transactions_postings_count"
+            "postings_count >= 2 AND postings_count <= 64",
+            name=op.f("ck_transactions_postings_count"),
         ),
         sa.CheckConstraint(
             "(idempotency_key IS NULL) = (request_hash IS NULL)",
-            name="ck_transactions_idempotency_hash",
+            name=op.f("ck_transactions_idempotency_hash"),
         ),
         sa.CheckConstraint(
-            "reverses_id IS NULL OR status = 'posted'", name="ck_transactions_reversal_posted"
+            "reverses_id IS NULL OR status = 'posted'", name=op.f("ck_transactions_reversal_posted")
         ),
         sa.CheckConstraint(
-            "pending_id IS NULL OR status = 'posted'", name="ck_transactions_capture_posted"
+            "pending_id IS NULL OR status = 'posted'", name=op.f("ck_transactions_capture_posted")
         ),
     )
     for name, columns, present in (
@@ -180,9 +182,9 @@ def upgrade() -> None:
         sa.Column("currency", sa.String(3), nullable=False),
         sa.Column("effective_at", TIMESTAMP, nullable=False),
         sa.PrimaryKeyConstraint("transaction_id", "leg", name="pk_postings"),
-        sa.CheckConstraint("direction IN ('debit', 'credit')", name="ck_postings_direction"),
-        sa.CheckConstraint("amount_minor > 0", name="ck_postings_amount_positive"),
-        sa.CheckConstraint("leg >= 0 AND leg < 64", name="ck_postings_leg"),
+        sa.CheckConstraint("direction IN ('debit', 'credit')", name=op.f("ck_postings_direction")),
+        sa.CheckConstraint("amount_minor > 0", name=op.f("ck_postings_amount_positive")),
+        sa.CheckConstraint("leg >= 0 AND leg < 64", name=op.f("ck_postings_leg")),
     )
     op.create_index(
         "ix_postings_account_id_effective_at",
@@ -217,7 +219,7 @@ def upgrade() -> None:
         sa.Column("hash", sa.String(64), nullable=False),
         sa.Column("sealed_at", TIMESTAMP, nullable=True),
         sa.PrimaryKeyConstraint("id", name="pk_journal_seal_head"),
-        sa.CheckConstraint("id = 1", name="ck_journal_seal_head_single_row"),
+        sa.CheckConstraint("id = 1", name=op.f("ck_journal_seal_head_single_row")),
     )
     op.execute(
         f"INSERT INTO journal_seal_head (id, sequence, hash) VALUES (1, 0, '{GENESIS_HASH}')"
@@ -242,6 +244,10 @@ def downgrade() -> None:
             "journal_guard_account_identity",
         ):
             op.execute(f"DROP FUNCTION IF EXISTS {function}() CASCADE")
+        op.execute(
+            "DROP FUNCTION IF EXISTS journal_add_totals(bigint[], bigint[], bigint[], bigint[], "
+            "bigint[])"
+        )
     for table in (
         "journal_seal_head",
         "journal_seals",
@@ -286,7 +292,8 @@ POSTGRESQL_TRIGGERS = [
                               ELSE -amount_minor::numeric END) <> 0 LIMIT 1) AS unbalanced,
             (SELECT u.account_id FROM (SELECT DISTINCT account_id, currency FROM inserted) u
                LEFT JOIN accounts a ON a.id = u.account_id
-              WHERE a.currency IS DISTINCT FROM u.currency LIMIT 1) AS mismatched
+              WHERE a.currency IS DISTINCT FROM u.currency OR a.closed_at IS NOT NULL
+              LIMIT 1) AS mismatched
         INTO found;
         IF found.unattached IS NOT NULL THEN
             RAISE EXCEPTION 'journal: postings of % do not match a transaction written with '
@@ -298,9 +305,10 @@ POSTGRESQL_TRIGGERS = [
                 USING ERRCODE = 'integrity_constraint_violation';
         END IF;
         IF found.mismatched IS NOT NULL THEN
-            RAISE EXCEPTION 'journal: account % is missing or does not hold the posting''s '
-                'currency', found.mismatched
-                USING ERRCODE = 'integrity_constraint_violation';
+            RAISE EXCEPTION 'journal: account % is missing, closed, or does not hold the '
+                'posting''s currency', found.mismatched
+                USING ERRCODE = 'integrity_constraint_violation',
+                      CONSTRAINT = 'journal_posting_account';
         END IF;
         RETURN NULL;
     END $$
@@ -309,6 +317,25 @@ POSTGRESQL_TRIGGERS = [
     CREATE TRIGGER postings_checked AFTER INSERT ON postings
         REFERENCING NEW TABLE AS inserted
         FOR EACH STATEMENT EXECUTE FUNCTION journal_check_postings()
+    """,
+    # Balance changes are added, never overwritten, and applied to accounts in
+    # ascending id order: a nested loop over the sorted ids, so concurrent
+    # writers lock accounts in one global order and cannot deadlock.
+    """
+    CREATE FUNCTION journal_add_totals(
+        ids bigint[], debits_posted bigint[], credits_posted bigint[],
+        debits_pending bigint[], credits_pending bigint[]
+    ) RETURNS void LANGUAGE sql
+    SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+        UPDATE accounts AS a SET
+            debits_posted_minor = a.debits_posted_minor + v.debits_posted,
+            credits_posted_minor = a.credits_posted_minor + v.credits_posted,
+            debits_pending_minor = a.debits_pending_minor + v.debits_pending,
+            credits_pending_minor = a.credits_pending_minor + v.credits_pending
+        FROM unnest(ids, debits_posted, credits_posted, debits_pending, credits_pending)
+            AS v(id, debits_posted, credits_posted, debits_pending, credits_pending)
+        WHERE a.id = v.id
+    $$
     """,
     """
     CREATE TRIGGER postings_append_only BEFORE UPDATE OR DELETE ON postings

@@ -129,7 +129,7 @@ def close_account(connection: Connection, account_id: int, *, now: datetime) -> 
     The account is locked like a posting locks it, so no transaction can slip in
     between the check and the close.
     """
-    rows = storage.store_for(connection).lock_accounts([account_id])
+    rows = storage.store_for(connection).read_accounts([account_id], lock=True)
     if not rows:
         raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
     row = rows[0]

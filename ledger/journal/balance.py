@@ -52,17 +52,6 @@ class Totals:
         )
 
 
-def delta(direction: Direction, amount_minor: int, *, pending: bool) -> Totals:
-    """The change one posting makes to its account's totals."""
-    if pending:
-        if direction == "debit":
-            return Totals(debits_pending_minor=amount_minor)
-        return Totals(credits_pending_minor=amount_minor)
-    if direction == "debit":
-        return Totals(debits_posted_minor=amount_minor)
-    return Totals(credits_posted_minor=amount_minor)
-
-
 def posted(totals: Totals, normal_side: Direction) -> int:
     if normal_side == "debit":
         return totals.debits_posted_minor - totals.credits_posted_minor

@@ -7,16 +7,26 @@ is a list of :class:`Command` run by :func:`execute`:
    per currency, metadata).
 2. Idempotency: look the keys up; the same key with the same fingerprint is a
    replay (nothing written), with another fingerprint a conflict.
-3. Lock the pending transactions being resolved, in id order, then every account
-   touched, in id order. Every writer locks in this order, so writers never
-   deadlock each other.
-4. Simulate the commands in order on the locked totals. A command that fails
+3. Lock the pending transactions being resolved (id order) and read every
+   account touched (id order).
+4. Simulate the commands in order on those balances. A command that fails
    (unknown or closed account, currency mismatch, balance floor, overflow,
-   already reversed) is recorded with its error and leaves the totals as they
-   were; later commands see the totals without it.
+   already reversed) is recorded with its error and leaves the balances as
+   they were; later commands see the balances without it.
 5. With ``atomic=True`` (the default) any failure means nothing is written.
-6. Write set-based through the database's store: transaction rows, postings,
-   status changes, one update per distinct account.
+6. Write set-based through the database's store, in one statement on
+   PostgreSQL: transaction rows, postings, status changes, and the balance
+   *changes*, added to each account in ascending id order.
+
+Locking is optimistic on the first attempt: accounts are read without a lock,
+so a hot account stays locked only from the write to the commit, not for the
+whole request. The database re-checks what the simulation relied on, under the
+lock: the balance floor (a CHECK) and that each account exists, is open and
+holds the currency (a trigger). If a concurrent writer made the read stale, one
+of those named constraints fails, the unit of work retries, and every retry
+reads with FOR NO KEY UPDATE in id order, so it sees the truth and answers
+exactly (insufficient funds, account closed, ...). Writers always lock accounts
+in ascending id order, so they never deadlock each other.
 
 Nothing here commits: the caller's unit of work does (``Database.run``).
 """
@@ -33,7 +43,7 @@ from typing import Literal
 from sqlalchemy import Connection
 
 from ledger.clock import ensure_utc
-from ledger.db import RaceConstraint, register_race_constraint
+from ledger.db import RaceConstraint, attempt_of, register_race_constraint
 from ledger.errors import (
     AccountClosed,
     AccountNotFound,
@@ -50,7 +60,7 @@ from ledger.errors import (
 from ledger.ids import uuid7
 from ledger.journal import balance, queries, storage
 from ledger.journal.balance import Totals
-from ledger.journal.storage import AccountRow, PostingRow, TransactionRow, Writes
+from ledger.journal.storage import AccountRow, TransactionRow, Writes
 from ledger.journal.types import PostingRecord, TransactionRecord, TransactionSpec, normal_side
 from ledger.journal.validation import validate_transaction_spec
 from ledger.limits import AMOUNT_MINOR_MAX
@@ -64,6 +74,9 @@ for _name, _columns in (
     ("uq_transactions_pending_id", ("pending_id",)),
 ):
     register_race_constraint(RaceConstraint(_name, "transactions", _columns))
+# What an optimistic write relied on and the database re-checks under the lock.
+register_race_constraint(RaceConstraint("ck_accounts_balance_floor"))
+register_race_constraint(RaceConstraint("journal_posting_account"))
 
 
 @dataclass(frozen=True)
@@ -116,7 +129,7 @@ class _Account:
     closed: bool
     floor: int | None
     totals: Totals
-    changed: bool = False
+    initial: Totals
 
 
 @dataclass
@@ -125,7 +138,7 @@ class _Locked:
 
     accounts: dict[int, _Account]
     pending: dict[uuid.UUID, TransactionRow]
-    pending_postings: dict[uuid.UUID, list[PostingRow]]
+    pending_postings: dict[uuid.UUID, list[PostingRecord]]
     reversed_by: dict[uuid.UUID, uuid.UUID]
     resolved: set[uuid.UUID]
 
@@ -154,7 +167,7 @@ def execute(
 
     replay_of = _check_idempotency(connection, store, commands, results)
     live = [i for i, result in enumerate(results) if result is None and i not in replay_of]
-    locked = _lock(store, [commands[i] for i in live])
+    locked = _read(store, [commands[i] for i in live], lock=attempt_of(connection) > 1)
 
     writes = Writes(resolved_at=now)
     for index in live:
@@ -178,40 +191,42 @@ def execute(
     assert len(final) == len(commands)
     if atomic and any(isinstance(result, LedgerError) for result in final):
         return final
-    writes.totals = [
+    writes.deltas = [
         (
             account.id,
-            account.totals.debits_posted_minor,
-            account.totals.credits_posted_minor,
-            account.totals.debits_pending_minor,
-            account.totals.credits_pending_minor,
+            account.totals.debits_posted_minor - account.initial.debits_posted_minor,
+            account.totals.credits_posted_minor - account.initial.credits_posted_minor,
+            account.totals.debits_pending_minor - account.initial.debits_pending_minor,
+            account.totals.credits_pending_minor - account.initial.credits_pending_minor,
         )
         for account in sorted(locked.accounts.values(), key=lambda a: a.id)
-        if account.changed
+        if account.totals != account.initial
     ]
     store.write(writes)
     return final
 
 
-def _lock(store: storage.CoreStore, commands: list[Command]) -> _Locked:
-    """Lock pending transactions to resolve, then accounts, each in id order."""
+def _read(store: storage.CoreStore, commands: list[Command], *, lock: bool) -> _Locked:
+    """Lock pending transactions to resolve, then read (or lock) accounts, in id order."""
     pending = {
         row.id: row
         for row in store.lock_transactions(
             r.transaction_id for command in commands for r in command.resolves
         )
     }
-    pending_postings: dict[uuid.UUID, list[PostingRow]] = defaultdict(list)
+    pending_postings: dict[uuid.UUID, list[PostingRecord]] = defaultdict(list)
     for posting in store.load_postings(pending):
         pending_postings[posting.transaction_id].append(posting)
     account_ids = {
         p.account_id for command in commands for c in command.creates for p in c.spec.postings
     }
     account_ids |= {p.account_id for rows in pending_postings.values() for p in rows}
-    accounts = {row.id: _account_from_row(row) for row in store.lock_accounts(account_ids)}
-    # Read after the account locks: a concurrent reversal of the same original
-    # touches the same accounts, so by now it has committed or not started. It
-    # must be reported as such, not as the insufficient funds it left behind.
+    accounts = {
+        row.id: _account_from_row(row) for row in store.read_accounts(account_ids, lock=lock)
+    }
+    # Read after the accounts: with the locks of a retry, a concurrent reversal
+    # of the same original (same accounts) has committed or not started. It must
+    # be reported as such, not as the insufficient funds it left behind.
     reversed_by = store.reversals_of(
         c.reverses_id for command in commands for c in command.creates if c.reverses_id
     )
@@ -274,28 +289,36 @@ def _conflict(create: Create) -> IdempotencyConflict:
 
 
 def _as_replayed(record: TransactionRecord) -> TransactionRecord:
-    return TransactionRecord(**{**record.__dict__, "replayed": True})
+    return record._replace(replayed=True)
 
 
 def _account_from_row(row: AccountRow) -> _Account:
+    totals = Totals(
+        row.debits_posted_minor,
+        row.credits_posted_minor,
+        row.debits_pending_minor,
+        row.credits_pending_minor,
+    )
     return _Account(
         id=row.id,
         currency=row.currency,
         normal_side=normal_side(row.type),
         closed=row.closed_at is not None,
         floor=balance.floor(row.allow_overdraft, row.overdraft_limit_minor),
-        totals=Totals(
-            row.debits_posted_minor,
-            row.credits_posted_minor,
-            row.debits_pending_minor,
-            row.credits_pending_minor,
-        ),
+        totals=totals,
+        initial=totals,
     )
+
+
+# Position of a posting's amount in an account's totals, by (direction, pending).
+_SLOT = {("debit", False): 0, ("credit", False): 1, ("debit", True): 2, ("credit", True): 3}
 
 
 def _simulate(command: Command, now: datetime, locked: _Locked, writes: Writes) -> Outcome:
     """Apply one command to the locked totals, or raise and leave them untouched."""
-    changes: dict[int, Totals] = defaultdict(Totals)
+    # Per account: changes to (debits posted, credits posted, debits pending,
+    # credits pending), as plain integers: this loop runs per posting.
+    changes: dict[int, list[int]] = {}
 
     for create in command.creates:
         if create.reverses_id is not None and create.reverses_id in locked.reversed_by:
@@ -326,13 +349,13 @@ def _simulate(command: Command, now: datetime, locked: _Locked, writes: Writes) 
                 transaction_id=str(row.id),
             )
         for posting in locked.pending_postings[row.id]:
-            release = balance.delta(posting.direction, -posting.amount_minor, pending=True)  # type: ignore[arg-type]
-            changes[posting.account_id] = changes[posting.account_id].plus(release)
+            change = changes.setdefault(posting.account_id, [0, 0, 0, 0])
+            change[_SLOT[posting.direction, True]] -= posting.amount_minor  # release the hold
             if resolve.status == "posted":
-                book = balance.delta(posting.direction, posting.amount_minor, pending=False)  # type: ignore[arg-type]
-                changes[posting.account_id] = changes[posting.account_id].plus(book)
+                change[_SLOT[posting.direction, False]] += posting.amount_minor
 
     for create in command.creates:
+        pending = create.status == "pending"
         for index, posting in enumerate(create.spec.postings):
             account = locked.accounts.get(posting.account_id)
             if account is None:
@@ -354,20 +377,17 @@ def _simulate(command: Command, now: datetime, locked: _Locked, writes: Writes) 
                     account_id=posting.account_id,
                     posting=index,
                 )
-            change = balance.delta(
-                posting.direction, posting.amount_minor, pending=create.status == "pending"
-            )
-            changes[posting.account_id] = changes[posting.account_id].plus(change)
+            change = changes.setdefault(posting.account_id, [0, 0, 0, 0])
+            change[_SLOT[posting.direction, pending]] += posting.amount_minor
 
     after = {
-        account_id: _checked(locked.accounts[account_id], changes[account_id])
+        account_id: _checked(locked.accounts[account_id], Totals(*changes[account_id]))
         for account_id in sorted(changes)
     }
 
     # Everything checked: commit the command to the simulation and the writes.
     for account_id, totals in after.items():
         locked.accounts[account_id].totals = totals
-        locked.accounts[account_id].changed = True
     records: list[TransactionRecord] = []
     captured_by: dict[uuid.UUID, uuid.UUID] = {}
     for create in command.creates:
@@ -424,29 +444,19 @@ def _plan_create(create: Create, now: datetime, writes: Writes) -> TransactionRe
     expires_at = ensure_utc(spec.expires_at) if spec.expires_at is not None else None
     # Copy so a caller mutating its dict later cannot change what was recorded.
     metadata = copy.deepcopy(spec.metadata) if spec.metadata else {}
-    legs = []
-    for leg, posting in enumerate(spec.postings):
-        writes.postings.append(
-            PostingRow(
-                transaction_id,
-                leg,
-                posting.account_id,
-                posting.direction,
-                posting.amount_minor,
-                posting.currency,
-                effective_at,
-            )
+    legs = tuple(
+        PostingRecord(
+            transaction_id,
+            leg,
+            posting.account_id,
+            posting.direction,
+            posting.amount_minor,
+            posting.currency,
+            effective_at,
         )
-        legs.append(
-            PostingRecord(
-                transaction_id,
-                leg,
-                posting.account_id,
-                posting.direction,
-                posting.amount_minor,
-                posting.currency,
-            )
-        )
+        for leg, posting in enumerate(spec.postings)
+    )
+    writes.postings.extend(legs)
     writes.transactions.append(
         TransactionRow(
             id=transaction_id,
@@ -480,13 +490,13 @@ def _plan_create(create: Create, now: datetime, writes: Writes) -> TransactionRe
         client_id=spec.client_id,
         idempotency_key=spec.idempotency_key,
         metadata=metadata,
-        postings=tuple(legs),
+        postings=legs,
     )
 
 
 def _resolved_record(
     row: TransactionRow,
-    postings: list[PostingRow],
+    postings: list[PostingRecord],
     status: Literal["posted", "voided"],
     now: datetime,
     captured_by_id: uuid.UUID | None,
@@ -506,15 +516,5 @@ def _resolved_record(
         client_id=row.client_id,
         idempotency_key=row.idempotency_key,
         metadata=row.metadata,
-        postings=tuple(
-            PostingRecord(
-                p.transaction_id,
-                p.leg,
-                p.account_id,
-                p.direction,  # type: ignore[arg-type]
-                p.amount_minor,
-                p.currency,
-            )
-            for p in postings
-        ),
+        postings=tuple(postings),
     )

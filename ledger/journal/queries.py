@@ -98,6 +98,7 @@ def load_transactions(
                 posting.direction,
                 posting.amount_minor,
                 posting.currency,
+                posting.effective_at,
             )
         )
     reversed_by = dict(

@@ -61,7 +61,8 @@ def canonical_transaction(record: TransactionRecord) -> dict[str, Any]:
         "pending_id": None if record.pending_id is None else str(record.pending_id),
         "metadata": record.metadata,
         "postings": [
-            [p.leg, p.account_id, p.direction, p.amount_minor, p.currency] for p in record.postings
+            [p.leg, p.account_id, p.direction, p.amount_minor, p.currency, iso(p.effective_at)]
+            for p in record.postings
         ],
     }
 

@@ -10,7 +10,8 @@ The engine decides *what* to read, lock and write; a store decides *how*:
   client shares the CPU with the database).
 
 Both lock rows in ascending id order, which keeps concurrent writers free of
-deadlocks, and return the same row types.
+deadlocks, write balances as relative deltas (so a balance read without a lock
+is never written back), and return the same row types.
 """
 
 from __future__ import annotations
@@ -24,6 +25,7 @@ from typing import Any, NamedTuple
 from sqlalchemy import Connection, bindparam, insert, select, tuple_, update
 
 from ledger.journal.models import Account, Posting, Transaction
+from ledger.journal.types import PostingRecord
 
 accounts = Account.__table__
 transactions = Transaction.__table__
@@ -60,16 +62,6 @@ class TransactionRow(NamedTuple):
     postings_count: int
 
 
-class PostingRow(NamedTuple):
-    transaction_id: uuid.UUID
-    leg: int
-    account_id: int
-    direction: str
-    amount_minor: int
-    currency: str
-    effective_at: datetime
-
-
 class KeyRow(NamedTuple):
     id: uuid.UUID
     client_id: str
@@ -82,16 +74,17 @@ class Writes:
     """Everything one engine run writes, in table column order."""
 
     transactions: list[TransactionRow] = field(default_factory=list)
-    postings: list[PostingRow] = field(default_factory=list)
+    postings: list[PostingRecord] = field(default_factory=list)
     resolutions: list[tuple[uuid.UUID, str]] = field(default_factory=list)
     resolved_at: datetime | None = None
+    # Changes to add, by account id ascending:
     # (account id, debits posted, credits posted, debits pending, credits pending)
-    totals: list[tuple[int, int, int, int, int]] = field(default_factory=list)
+    deltas: list[tuple[int, int, int, int, int]] = field(default_factory=list)
 
 
 ACCOUNT_COLUMNS = AccountRow._fields
 TRANSACTION_COLUMNS = TransactionRow._fields
-POSTING_COLUMNS = PostingRow._fields
+POSTING_COLUMNS = PostingRecord._fields
 
 
 class CoreStore:
@@ -100,7 +93,8 @@ class CoreStore:
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 
-    def lock_accounts(self, account_ids: Iterable[int]) -> list[AccountRow]:
+    def read_accounts(self, account_ids: Iterable[int], *, lock: bool) -> list[AccountRow]:
+        """Accounts in id order; with ``lock``, FOR NO KEY UPDATE (PostgreSQL)."""
         ordered = sorted(set(account_ids))
         if not ordered:
             return []
@@ -108,8 +102,9 @@ class CoreStore:
             select(*(accounts.c[name] for name in ACCOUNT_COLUMNS))
             .where(accounts.c.id.in_(ordered))
             .order_by(accounts.c.id)
-            .with_for_update(key_share=True)
         )
+        if lock:
+            query = query.with_for_update(key_share=True)
         return [AccountRow(*row) for row in self.connection.execute(query)]
 
     def lock_transactions(self, transaction_ids: Iterable[uuid.UUID]) -> list[TransactionRow]:
@@ -124,7 +119,7 @@ class CoreStore:
         )
         return [TransactionRow(*row) for row in self.connection.execute(query)]
 
-    def load_postings(self, transaction_ids: Iterable[uuid.UUID]) -> list[PostingRow]:
+    def load_postings(self, transaction_ids: Iterable[uuid.UUID]) -> list[PostingRecord]:
         ids = sorted(set(transaction_ids))
         if not ids:
             return []
@@ -133,7 +128,7 @@ class CoreStore:
             .where(postings.c.transaction_id.in_(ids))
             .order_by(postings.c.transaction_id, postings.c.leg)
         )
-        return [PostingRow(*row) for row in self.connection.execute(query)]
+        return [PostingRecord(*row) for row in self.connection.execute(query)]
 
     def reversals_of(self, transaction_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         ids = sorted(set(transaction_ids))
@@ -174,7 +169,7 @@ class CoreStore:
                 .values(status=bindparam("new_status"), resolved_at=writes.resolved_at),
                 [{"target_id": tid, "new_status": status} for tid, status in writes.resolutions],
             )
-        if writes.totals:
+        if writes.deltas:
             names = (
                 "debits_posted_minor",
                 "credits_posted_minor",
@@ -184,10 +179,13 @@ class CoreStore:
             execute(
                 update(accounts)
                 .where(accounts.c.id == bindparam("target_id"))
-                .values({name: bindparam(name) for name in names}),
+                .values({name: accounts.c[name] + bindparam(f"add_{name}") for name in names}),
                 [
-                    {"target_id": row[0], **dict(zip(names, row[1:], strict=True))}
-                    for row in writes.totals
+                    {
+                        "target_id": row[0],
+                        **{f"add_{n}": d for n, d in zip(names, row[1:], strict=True)},
+                    }
+                    for row in writes.deltas
                 ],
             )
 

@@ -34,15 +34,15 @@ from ledger.journal.storage import (
     AccountRow,
     CoreStore,
     KeyRow,
-    PostingRow,
     TransactionRow,
     Writes,
 )
+from ledger.journal.types import PostingRecord
 
-_LOCK_ACCOUNTS = (
-    f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts "
-    "WHERE id = ANY(%s::bigint[]) ORDER BY id FOR NO KEY UPDATE"
+_READ_ACCOUNTS = (
+    f"SELECT {', '.join(ACCOUNT_COLUMNS)} FROM accounts WHERE id = ANY(%s::bigint[]) ORDER BY id"
 )
+_LOCK_ACCOUNTS = _READ_ACCOUNTS + " FOR NO KEY UPDATE"
 _LOCK_TRANSACTIONS = (
     f"SELECT {', '.join(TRANSACTION_COLUMNS)} FROM transactions "
     "WHERE id = ANY(%s::uuid[]) ORDER BY id FOR UPDATE"
@@ -74,11 +74,10 @@ _RESOLVE = (
     "FROM unnest(%s::uuid[], %s::text[]) AS v(id, status) "
     "WHERE t.id = v.id AND t.status = 'pending'"
 )
-_TOTALS = (
-    "UPDATE accounts AS a SET debits_posted_minor = v.dp, credits_posted_minor = v.cp, "
-    "debits_pending_minor = v.dq, credits_pending_minor = v.cq "
-    "FROM unnest(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[]) "
-    "AS v(id, dp, cp, dq, cq) WHERE a.id = v.id"
+# Adds the deltas and locks the accounts in ascending id order (see the migration).
+_ADD_TOTALS = (
+    "SELECT journal_add_totals(%s::bigint[], %s::bigint[], %s::bigint[], %s::bigint[], "
+    "%s::bigint[])"
 )
 
 
@@ -87,8 +86,27 @@ def _quoted(value: str) -> str:
 
 
 def text_array(values: Iterable[str | None]) -> str:
-    """A PostgreSQL array literal of text; every element quoted, NULL for None."""
-    return "{" + ",".join("NULL" if v is None else _quoted(v) for v in values) + "}"
+    """A PostgreSQL array literal of text; every element quoted, NULL for None.
+
+    Repeated values (the same description, the same empty metadata) are quoted once.
+    """
+    quoted: dict[str | None, str] = {None: "NULL"}
+    parts = []
+    for value in values:
+        text = quoted.get(value)
+        if text is None:
+            text = quoted[value] = _quoted(value)  # type: ignore[arg-type]
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+def token_array(values: Iterable[str]) -> str:
+    """An array literal of validated tokens that never need quoting.
+
+    Only for values the journal has validated to letters and digits: directions,
+    statuses, ISO currency codes.
+    """
+    return "{" + ",".join(values) + "}"
 
 
 def plain_array(values: Iterable[object]) -> str:
@@ -97,7 +115,19 @@ def plain_array(values: Iterable[object]) -> str:
 
 
 def time_array(values: Iterable[datetime | None]) -> str:
-    return "{" + ",".join("NULL" if v is None else '"' + v.isoformat() + '"' for v in values) + "}"
+    """An array literal of timestamps; each distinct instant is formatted once."""
+    formatted: dict[datetime | None, str] = {None: "NULL"}
+    parts = []
+    for value in values:
+        text = formatted.get(value)
+        if text is None:
+            text = formatted[value] = '"' + value.isoformat() + '"'  # type: ignore[union-attr]
+        parts.append(text)
+    return "{" + ",".join(parts) + "}"
+
+
+def _json(metadata: dict[str, Any]) -> str:
+    return json.dumps(metadata, separators=(",", ":")) if metadata else "{}"
 
 
 def _utc(value: datetime | None) -> datetime | None:
@@ -124,11 +154,12 @@ class PostgresStore(CoreStore):
         finally:
             cursor.close()
 
-    def lock_accounts(self, account_ids: Iterable[int]) -> list[AccountRow]:
+    def read_accounts(self, account_ids: Iterable[int], *, lock: bool) -> list[AccountRow]:
         ordered = sorted(set(account_ids))
         if not ordered:
             return []
-        return [AccountRow(*row) for row in self._run(_LOCK_ACCOUNTS, (plain_array(ordered),))]
+        statement = _LOCK_ACCOUNTS if lock else _READ_ACCOUNTS
+        return [AccountRow(*row) for row in self._run(statement, (plain_array(ordered),))]
 
     def lock_transactions(self, transaction_ids: Iterable[uuid.UUID]) -> list[TransactionRow]:
         ordered = sorted(set(transaction_ids))
@@ -155,12 +186,12 @@ class PostgresStore(CoreStore):
             for row in rows
         ]
 
-    def load_postings(self, transaction_ids: Iterable[uuid.UUID]) -> list[PostingRow]:
+    def load_postings(self, transaction_ids: Iterable[uuid.UUID]) -> list[PostingRecord]:
         ids = sorted(set(transaction_ids))
         if not ids:
             return []
         rows = self._run(_LOAD_POSTINGS, (plain_array(ids),))
-        return [PostingRow(*row[:6], _utc(row[6])) for row in rows]
+        return [PostingRecord(*row[:6], _utc(row[6])) for row in rows]
 
     def reversals_of(self, transaction_ids: Iterable[uuid.UUID]) -> dict[uuid.UUID, uuid.UUID]:
         ids = sorted(set(transaction_ids))
@@ -189,14 +220,14 @@ class PostgresStore(CoreStore):
                 text_array(r.idempotency_key for r in rows),
                 text_array(r.request_hash for r in rows),
                 text_array(r.description for r in rows),
-                text_array(r.status for r in rows),
+                token_array(r.status for r in rows),
                 time_array(r.effective_at for r in rows),
                 time_array(r.created_at for r in rows),
                 time_array(r.expires_at for r in rows),
                 time_array(r.resolved_at for r in rows),
                 plain_array(r.reverses_id for r in rows),
                 plain_array(r.pending_id for r in rows),
-                text_array(json.dumps(r.metadata, separators=(",", ":")) for r in rows),
+                text_array(_json(r.metadata) for r in rows),
                 plain_array(r.postings_count for r in rows),
             ]
         if writes.postings:
@@ -206,9 +237,9 @@ class PostgresStore(CoreStore):
                 plain_array(p.transaction_id for p in rows_p),
                 plain_array(p.leg for p in rows_p),
                 plain_array(p.account_id for p in rows_p),
-                text_array(p.direction for p in rows_p),
+                token_array(p.direction for p in rows_p),
                 plain_array(p.amount_minor for p in rows_p),
-                text_array(p.currency for p in rows_p),
+                token_array(p.currency for p in rows_p),
                 time_array(p.effective_at for p in rows_p),
             ]
         if writes.resolutions:
@@ -216,18 +247,29 @@ class PostgresStore(CoreStore):
             parameters += [
                 writes.resolved_at,
                 plain_array(tid for tid, _ in writes.resolutions),
-                text_array(status for _, status in writes.resolutions),
+                token_array(status for _, status in writes.resolutions),
             ]
-        if writes.totals:
-            parts.append(_TOTALS)
-            parameters += [plain_array(row[i] for row in writes.totals) for i in range(5)]
+        if writes.deltas:
+            parts.append(_ADD_TOTALS)
+            parameters += [plain_array(row[i] for row in writes.deltas) for i in range(5)]
         if not parts:
             return
-        # One statement: every part but the last becomes a writable CTE.
+        # One statement: every part but the last becomes a writable CTE. The
+        # last (adding to balances) waits for the others: PostgreSQL runs the
+        # primary query first unless it reads the CTEs, and the accounts it
+        # locks should stay locked only from the end of the write to the commit.
         *ctes, last = parts
         statement = last
         if ctes:
+            assert last is _ADD_TOTALS, "every write changes balances"
+            names = [f"w{i}" for i in range(len(ctes))]
+            written = " + ".join(f"(SELECT count(*) FROM {name})" for name in names)
             statement = (
-                "WITH " + ", ".join(f"w{i} AS ({part})" for i, part in enumerate(ctes)) + " " + last
+                "WITH "
+                + ", ".join(
+                    f"{name} AS ({part} RETURNING 1)"
+                    for name, part in zip(names, ctes, strict=True)
+                )
+                + f" {last} WHERE {written} >= 0"
             )
         self._run(statement, parameters)

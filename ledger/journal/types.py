@@ -9,7 +9,7 @@ from __future__ import annotations
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 
 from moneyed import Money
 
@@ -125,22 +125,26 @@ class AccountRecord:
         return self.closed_at is not None
 
 
-@dataclass(frozen=True)
-class PostingRecord:
+class PostingRecord(NamedTuple):
+    """A recorded posting (also the storage row: same fields, same order)."""
+
     transaction_id: uuid.UUID
     leg: int
     account_id: int
     direction: Direction
     amount_minor: int
     currency: str
+    effective_at: datetime  # the transaction's business time
 
     @property
     def amount(self) -> Money:
         return to_money(self.amount_minor, self.currency)
 
 
-@dataclass(frozen=True)
-class TransactionRecord:
+class TransactionRecord(NamedTuple):
+    """A recorded transaction. (NamedTuples, like PostingRecord: immutable and
+    cheap to build, which matters at thousands per batch.)"""
+
     id: uuid.UUID
     status: TransactionStatus
     description: str

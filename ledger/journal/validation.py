@@ -160,7 +160,8 @@ def validate_transaction_spec(spec: TransactionSpec, *, pending: bool, now: date
         )
     if spec.effective_at is not None:
         require_aware(spec.effective_at, "effective_at")
-    validate_metadata(spec.metadata)
+    if spec.metadata != {}:  # an empty object is valid and common; skip the walk
+        validate_metadata(spec.metadata)
     validate_idempotency(spec.idempotency_key, spec.client_id)
     if spec.expires_at is not None:
         if not pending:

@@ -1,5 +1,6 @@
 """The schema comes from migrations, agrees with the models, and guards itself."""
 
+import re
 import uuid
 from datetime import UTC, datetime
 
@@ -265,3 +266,32 @@ def test_postgresql_refuses_fewer_postings_than_the_transaction_declares(postgre
         )
 
     _refused_raw(postgres_database, "do not match a transaction", short)
+
+
+def _declared_check_names(dialect) -> set[str]:
+    from sqlalchemy.schema import CreateTable
+
+    names = set()
+    for table in Base.metadata.sorted_tables:
+        ddl = str(CreateTable(table).compile(dialect=dialect))
+        names |= set(re.findall(r"CONSTRAINT (ck_\w+) CHECK", ddl))
+    return names
+
+
+def _database_check_names(connection) -> set[str]:
+    if connection.dialect.name == "postgresql":
+        rows = connection.execute(
+            text(
+                "SELECT conname FROM pg_constraint WHERE contype = 'c'"
+                " AND connamespace = 'public'::regnamespace"
+            )
+        )
+        return {row[0] for row in rows}
+    ddl = connection.execute(text("SELECT sql FROM sqlite_master WHERE type = 'table'"))
+    return {name for (sql,) in ddl if sql for name in re.findall(r"CONSTRAINT (ck_\w+)", sql)}
+
+
+def test_check_constraints_carry_the_models_names(database):
+    """Alembic does not compare CHECK constraints; the code relies on their names."""
+    with database.engine.connect() as connection:
+        assert _database_check_names(connection) == _declared_check_names(connection.dialect)

@@ -31,10 +31,3 @@ def test_floor_follows_the_overdraft_rule():
     assert balance.floor(False, None) == 0
     assert balance.floor(True, 5000) == -5000
     assert balance.floor(True, None) is None
-
-
-def test_posting_deltas_land_in_the_right_total():
-    assert balance.delta("debit", 5, pending=False) == Totals(debits_posted_minor=5)
-    assert balance.delta("credit", 5, pending=False) == Totals(credits_posted_minor=5)
-    assert balance.delta("debit", 5, pending=True) == Totals(debits_pending_minor=5)
-    assert balance.delta("credit", 5, pending=True) == Totals(credits_pending_minor=5)
