@@ -14,8 +14,12 @@ unit of work per transfer, exactly as a request would):
 
 It prints transfers/s, latency percentiles, and the ratios the targets are
 stated in (PostgreSQL, this 2-core machine): single >= 40% of raw, hot >= 70% of
-single, batch >= 100,000 postings/s. The database is created and migrated if
-missing; every run uses fresh accounts, so runs can repeat on one database.
+single, batch >= 100,000 postings/s.
+
+Every run starts from the same state: on PostgreSQL it creates a throwaway
+database next to the configured one (``<name>_bench_<run>``), migrates it and
+drops it afterwards (``--keep`` keeps it); a growing database would make runs
+incomparable (the first 130 MB outgrow the default shared_buffers).
 """
 
 from __future__ import annotations
@@ -58,17 +62,24 @@ class Result:
     errors: int
 
 
-def ensure_database(url: str) -> None:
+def throwaway_database(url: str, run: str) -> str:
+    """A new database on the same PostgreSQL server; SQLite URLs are used as given."""
     parsed = make_url(url)
     if parsed.get_backend_name() != "postgresql":
-        return
+        return url
+    name = f"{parsed.database or 'ledger'}_bench_{run}"
     admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
     with admin.connect() as connection:
-        exists = connection.execute(
-            text("SELECT 1 FROM pg_database WHERE datname = :name"), {"name": parsed.database}
-        ).first()
-        if not exists:
-            connection.execute(text(f'CREATE DATABASE "{parsed.database}"'))
+        connection.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    return parsed.set(database=name).render_as_string(hide_password=False)
+
+
+def drop_database(url: str) -> None:
+    parsed = make_url(url)
+    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
+    with admin.connect() as connection:
+        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
     admin.dispose()
 
 
@@ -287,13 +298,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--batches", type=int, default=40, help="1,000-transfer batches")
     parser.add_argument("--batch-workers", type=int, default=2)
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
+    parser.add_argument("--keep", action="store_true", help="keep the throwaway database")
     arguments = parser.parse_args(argv)
     if not arguments.database_url:
         parser.error("set DATABASE_URL or --database-url (a PostgreSQL database for real figures)")
-    url = normalize_database_url(arguments.database_url)
-    ensure_database(url)
-    upgrade(url)
     run = uuid.uuid4().hex[:8]
+    url = throwaway_database(normalize_database_url(arguments.database_url), run)
+    try:
+        return measure(url, run, arguments)
+    finally:
+        if url.startswith("postgresql") and not arguments.keep:
+            drop_database(url)
+
+
+def measure(url: str, run: str, arguments: argparse.Namespace) -> int:
+    upgrade(url)
     print(f"setting up run {run}: {WALLETS} wallets + 1 hot account", flush=True)
     _, hot, wallets = setup_accounts(url, run)
     postgres = make_url(url).get_backend_name() == "postgresql"

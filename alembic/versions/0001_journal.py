@@ -320,13 +320,15 @@ POSTGRESQL_TRIGGERS = [
     """,
     # Balance changes are added, never overwritten, and applied to accounts in
     # ascending id order: a nested loop over the sorted ids, so concurrent
-    # writers lock accounts in one global order and cannot deadlock.
+    # writers lock accounts in one global order and cannot deadlock. PL/pgSQL
+    # rather than SQL: it keeps the plan between calls.
     """
     CREATE FUNCTION journal_add_totals(
         ids bigint[], debits_posted bigint[], credits_posted bigint[],
         debits_pending bigint[], credits_pending bigint[]
-    ) RETURNS void LANGUAGE sql
+    ) RETURNS void LANGUAGE plpgsql
     SET enable_seqscan = off SET enable_hashjoin = off SET enable_mergejoin = off AS $$
+    BEGIN
         UPDATE accounts AS a SET
             debits_posted_minor = a.debits_posted_minor + v.debits_posted,
             credits_posted_minor = a.credits_posted_minor + v.credits_posted,
@@ -334,7 +336,8 @@ POSTGRESQL_TRIGGERS = [
             credits_pending_minor = a.credits_pending_minor + v.credits_pending
         FROM unnest(ids, debits_posted, credits_posted, debits_pending, credits_pending)
             AS v(id, debits_posted, credits_posted, debits_pending, credits_pending)
-        WHERE a.id = v.id
+        WHERE a.id = v.id;
+    END
     $$
     """,
     """

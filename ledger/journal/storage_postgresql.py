@@ -138,12 +138,14 @@ class PostgresStore(CoreStore):
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self.driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]
+        self.cursor = self.driver.cursor()
 
-    def _run(self, statement: str, parameters: Sequence[Any]) -> list[tuple[Any, ...]]:
-        cursor = self.driver.cursor()
+    def _run(
+        self, statement: str, parameters: Sequence[Any], *, rows: bool = True
+    ) -> list[tuple[Any, ...]]:
         try:
-            cursor.execute(statement, parameters)
-            return cursor.fetchall() if cursor.description is not None else []
+            self.cursor.execute(statement, parameters)
+            return self.cursor.fetchall() if rows else []
         except psycopg.Error as error:
             broken = self.driver.broken
             if broken:
@@ -151,8 +153,6 @@ class PostgresStore(CoreStore):
             raise DBAPIError.instance(
                 statement, parameters, error, psycopg.Error, connection_invalidated=broken
             ) from error
-        finally:
-            cursor.close()
 
     def read_accounts(self, account_ids: Iterable[int], *, lock: bool) -> list[AccountRow]:
         ordered = sorted(set(account_ids))
@@ -272,4 +272,4 @@ class PostgresStore(CoreStore):
                 )
                 + f" {last} WHERE {written} >= 0"
             )
-        self._run(statement, parameters)
+        self._run(statement, parameters, rows=False)
