@@ -134,7 +134,9 @@ def register_race_constraint(constraint: RaceConstraint) -> None:
         _race_constraints.append(constraint)
 
 
-_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01"})  # serialization failure, deadlock
+# Serialization failure, deadlock; and a 64-bit overflow, which the code checks
+# before writing: the database meeting it means the code read a stale balance.
+_TRANSIENT_SQLSTATES = frozenset({"40001", "40P01", "22003"})
 
 
 def is_transient(error: BaseException) -> bool:

@@ -90,6 +90,10 @@ POSTING_COLUMNS = PostingRecord._fields
 class CoreStore:
     """SQLAlchemy Core; SQLite's BEGIN IMMEDIATE already serialises writers."""
 
+    #: Whether the database itself refuses every new transaction the engine
+    #: would (triggers and constraints). SQLite's schema checks only some.
+    rechecks_everything = False
+
     def __init__(self, connection: Connection) -> None:
         self.connection = connection
 

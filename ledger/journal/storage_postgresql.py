@@ -135,6 +135,8 @@ def _utc(value: datetime | None) -> datetime | None:
 
 
 class PostgresStore(CoreStore):
+    rechecks_everything = True  # see alembic/versions/0001_journal.py
+
     def __init__(self, connection: Connection) -> None:
         super().__init__(connection)
         self.driver: psycopg.Connection[Any] = connection.connection.driver_connection  # type: ignore[assignment]

@@ -10,6 +10,7 @@ from ledger.errors import (
     AccountCodeTaken,
     AccountNotEmpty,
     AccountNotFound,
+    BalanceOverflow,
     CurrencyMismatch,
     IdempotencyConflict,
     InsufficientFunds,
@@ -32,6 +33,7 @@ from ledger.journal import (
     post_transaction,
     posted_balance_as_of,
 )
+from ledger.limits import AMOUNT_MINOR_MAX
 from tests.support import balances_of, cash, open_accounts, row_counts, transfer, wallet
 
 
@@ -258,3 +260,19 @@ def test_backdated_postings_change_as_of_balances_and_keep_record_time(database,
         for d in (11, 10, 6, 5, 3, 2, 0)
     ]
     assert as_of == [0, 100, 100, 103, 103, 123, 123]
+
+
+def test_totals_beyond_64_bits_are_refused_not_wrapped(database, clock):
+    equity, wallet_account = open_accounts(
+        database,
+        clock,
+        AccountSpec("equity", "Owners", "equity", "JPY", allow_overdraft=True),
+        wallet("big", "JPY"),
+    )
+    post(database, clock, transfer(equity.id, wallet_account.id, AMOUNT_MINOR_MAX, "JPY"))
+    counts = row_counts(database)
+    with pytest.raises(BalanceOverflow):
+        post(database, clock, transfer(equity.id, wallet_account.id, 1, "JPY"))
+    assert row_counts(database) == counts
+    balances = database.run(lambda s: get_account(s, wallet_account.id)).balances
+    assert balances.posted_minor == AMOUNT_MINOR_MAX
