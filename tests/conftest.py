@@ -129,26 +129,25 @@ def _open(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Database
     return database
 
 
-@pytest.fixture(params=DATABASES)
-def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
-    """A migrated, empty database: SQLite, then PostgreSQL."""
-    db = _open(request.param, request, tmp_path)
+def _checked(kind: str, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    db = _open(kind, request, tmp_path)
     yield db
     if request.node.get_closest_marker("tampers") is None:
         problems = db.run(check_invariants)
         assert problems == [], problems
     db.dispose()
+
+
+@pytest.fixture(params=DATABASES)
+def database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
+    """A migrated, empty database: SQLite, then PostgreSQL."""
+    yield from _checked(request.param, request, tmp_path)
 
 
 @pytest.fixture
 def postgres_database(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Database]:
     """A migrated, empty PostgreSQL database (for PostgreSQL-only behaviour)."""
-    db = _open("postgresql", request, tmp_path)
-    yield db
-    if request.node.get_closest_marker("tampers") is None:
-        problems = db.run(check_invariants)
-        assert problems == [], problems
-    db.dispose()
+    yield from _checked("postgresql", request, tmp_path)
 
 
 @pytest.fixture

@@ -135,12 +135,7 @@ def close_account(connection: Connection, account_id: int, *, now: datetime) -> 
     row = rows[0]
     if row.closed_at is not None:
         raise AccountClosed(f"account {account_id} is already closed", account_id=account_id)
-    totals = Totals(
-        row.debits_posted_minor,
-        row.credits_posted_minor,
-        row.debits_pending_minor,
-        row.credits_pending_minor,
-    )
+    totals = Totals.of(row)
     posted = balance.posted(totals, normal_side(row.type))
     if posted != 0 or row.debits_pending_minor or row.credits_pending_minor:
         raise AccountNotEmpty(

@@ -50,12 +50,7 @@ def check_invariants(connection: Connection) -> list[str]:
         )
     }
     for row in connection.execute(select(accounts)):
-        stored = Totals(
-            row.debits_posted_minor,
-            row.credits_posted_minor,
-            row.debits_pending_minor,
-            row.credits_pending_minor,
-        )
+        stored = Totals.of(row)
         computed = sums.get(row.id, Totals())
         if stored != computed:
             problems.append(

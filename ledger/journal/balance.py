@@ -16,6 +16,7 @@ with an unlimited one.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 from ledger.journal.types import Balances, Direction
 
@@ -26,6 +27,16 @@ class Totals:
     credits_posted_minor: int = 0
     debits_pending_minor: int = 0
     credits_pending_minor: int = 0
+
+    @classmethod
+    def of(cls, row: Any) -> Totals:
+        """The totals stored on an account row (any object with the four columns)."""
+        return cls(
+            row.debits_posted_minor,
+            row.credits_posted_minor,
+            row.debits_pending_minor,
+            row.credits_pending_minor,
+        )
 
     def plus(self, other: Totals) -> Totals:
         return Totals(

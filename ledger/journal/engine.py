@@ -300,12 +300,7 @@ def _as_replayed(record: TransactionRecord) -> TransactionRecord:
 
 
 def _account_from_row(row: AccountRow) -> _Account:
-    totals = Totals(
-        row.debits_posted_minor,
-        row.credits_posted_minor,
-        row.debits_pending_minor,
-        row.credits_pending_minor,
-    )
+    totals = Totals.of(row)
     return _Account(
         id=row.id,
         currency=row.currency,
@@ -525,20 +520,5 @@ def _resolved_record(
     now: datetime,
     captured_by_id: uuid.UUID | None,
 ) -> TransactionRecord:
-    return TransactionRecord(
-        id=row.id,
-        status=status,
-        description=row.description,
-        effective_at=row.effective_at,
-        created_at=row.created_at,
-        expires_at=row.expires_at,
-        resolved_at=now,
-        reverses_id=row.reverses_id,
-        reversed_by_id=None,
-        pending_id=row.pending_id,
-        captured_by_id=captured_by_id,
-        client_id=row.client_id,
-        idempotency_key=row.idempotency_key,
-        metadata=row.metadata,
-        postings=tuple(postings),
-    )
+    resolved = row._replace(status=status, resolved_at=now)
+    return queries.transaction_record(resolved, postings, captured_by_id=captured_by_id)

@@ -40,12 +40,7 @@ postings = Posting.__table__
 
 
 def account_record(row: Row[Any]) -> AccountRecord:
-    totals = Totals(
-        row.debits_posted_minor,
-        row.credits_posted_minor,
-        row.debits_pending_minor,
-        row.credits_pending_minor,
-    )
+    totals = Totals.of(row)
     return AccountRecord(
         id=row.id,
         code=row.code,
@@ -116,25 +111,41 @@ def load_transactions(
         ).all()
     )
     return [
-        TransactionRecord(
-            id=row.id,
-            status=row.status,
-            description=row.description,
-            effective_at=row.effective_at,
-            created_at=row.created_at,
-            expires_at=row.expires_at,
-            resolved_at=row.resolved_at,
-            reverses_id=row.reverses_id,
+        transaction_record(
+            row,
+            legs[row.id],
             reversed_by_id=reversed_by.get(row.id),
-            pending_id=row.pending_id,
             captured_by_id=captured_by.get(row.id),
-            client_id=row.client_id,
-            idempotency_key=row.idempotency_key,
-            metadata=row.metadata,
-            postings=tuple(legs[row.id]),
         )
         for row in rows
     ]
+
+
+def transaction_record(
+    row: Any,
+    postings: Iterable[PostingRecord],
+    *,
+    reversed_by_id: uuid.UUID | None = None,
+    captured_by_id: uuid.UUID | None = None,
+) -> TransactionRecord:
+    """The record of a stored transaction row (any object with its columns)."""
+    return TransactionRecord(
+        id=row.id,
+        status=row.status,
+        description=row.description,
+        effective_at=row.effective_at,
+        created_at=row.created_at,
+        expires_at=row.expires_at,
+        resolved_at=row.resolved_at,
+        reverses_id=row.reverses_id,
+        reversed_by_id=reversed_by_id,
+        pending_id=row.pending_id,
+        captured_by_id=captured_by_id,
+        client_id=row.client_id,
+        idempotency_key=row.idempotency_key,
+        metadata=row.metadata,
+        postings=tuple(postings),
+    )
 
 
 def get_transaction(connection: Connection, transaction_id: uuid.UUID) -> TransactionRecord:
