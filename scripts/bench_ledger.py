@@ -10,7 +10,9 @@ unit of work per transfer, exactly as a request would):
 * hot      every transfer touches one hot account (the other side random);
 * batch    1,000-transfer batches (2,000 postings each);
 * raw      the same single and hot workload with plain psycopg and no ledger: per
-           transfer BEGIN, two account UPDATEs (in id order), one INSERT, COMMIT.
+           transfer BEGIN, two account UPDATEs (in id order), one INSERT, COMMIT;
+           and the same batches: per 1,000 transfers one UPDATE of the summed
+           balance changes and one multi-row INSERT (the database's batch ceiling).
 
 It prints transfers/s, latency percentiles, and the ratios the targets are
 stated in (PostgreSQL, this 2-core machine): single >= 40% of raw, hot >= 70% of
@@ -218,6 +220,54 @@ def raw_worker(
     connection.close()
 
 
+def raw_batch_worker(
+    url: str, count: int, seed: int, hot: int | None, wallets: list[int], barrier: Any, queue: Any
+) -> None:
+    """The database's ceiling for batches: per 1,000 transfers one INSERT of the
+    transfers and one UPDATE of the summed changes, accounts in id order."""
+    import psycopg
+
+    parsed = make_url(url)
+    connection = psycopg.connect(
+        host=parsed.host,
+        port=parsed.port or 5432,
+        user=parsed.username,
+        password=parsed.password,
+        dbname=parsed.database,
+    )
+    rng = random.Random(seed)
+    batches = [[pair(rng, None, wallets) for _ in range(1_000)] for _ in range(count)]
+    latencies, errors = [], 0
+    barrier.wait()
+    started = time.perf_counter()
+    with connection.cursor() as cursor:
+        for batch in batches:
+            begin = time.perf_counter()
+            try:
+                changes: dict[int, int] = {}
+                for source, target in batch:
+                    changes[source] = changes.get(source, 0) - 1
+                    changes[target] = changes.get(target, 0) + 1
+                ordered = sorted(changes.items())
+                cursor.execute(
+                    "UPDATE bench_raw.accounts a SET balance = a.balance + c.change "
+                    "FROM unnest(%s::bigint[], %s::bigint[]) AS c(id, change) WHERE a.id = c.id",
+                    ([k for k, _ in ordered], [v for _, v in ordered]),
+                )
+                cursor.execute(
+                    "INSERT INTO bench_raw.transfers (debit_id, credit_id, amount) "
+                    "SELECT d, c, 1 FROM unnest(%s::bigint[], %s::bigint[]) AS t(d, c)",
+                    ([s for s, _ in batch], [t for _, t in batch]),
+                )
+                connection.commit()
+            except Exception:
+                connection.rollback()
+                errors += 1
+            latencies.append(time.perf_counter() - begin)
+    queue.put((started, time.perf_counter(), latencies, errors))
+    connection.close()
+
+
 def setup_raw(url: str, account_ids: list[int]) -> None:
     engine = create_engine(url)
     with engine.begin() as connection:
@@ -355,6 +405,18 @@ def measure(url: str, run: str, arguments: argparse.Namespace) -> int:
                     "raw psycopg hot", raw_worker, operations=arguments.transfers, hot=hot, **common
                 )
             )
+            results.append(
+                run_scenario(
+                    "raw psycopg batch (postings)",
+                    raw_batch_worker,
+                    url=url,
+                    operations=arguments.batches,
+                    workers=arguments.batch_workers,
+                    hot=None,
+                    wallets=wallets,
+                    per_operation=2_000,
+                )
+            )
         finally:
             drop_raw(url)
 
@@ -378,6 +440,9 @@ def measure(url: str, run: str, arguments: argparse.Namespace) -> int:
     if postgres:
         ratios["single_vs_raw"] = round(single / by_name["raw psycopg single"].per_second, 3)
         ratios["hot_vs_raw_hot"] = round(hot_rate / by_name["raw psycopg hot"].per_second, 3)
+        ratios["batch_vs_raw_batch"] = round(
+            batch.per_second / by_name["raw psycopg batch (postings)"].per_second, 3
+        )
     print(
         f"\nworkers {arguments.workers} (batches: {arguments.batch_workers}), "
         f"database {make_url(url).get_backend_name()}"
