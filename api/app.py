@@ -2,23 +2,80 @@
 
 from __future__ import annotations
 
-from flask import Flask, Response, jsonify
+from pathlib import Path
+
+import swagger_ui_bundle
+from flask import Blueprint, Flask, Response, jsonify
+from flask_smorest import Api
 from sqlalchemy import text
 
+from api import auth, observability
+from api.context import CLOCK_EXTENSION, DATABASE_EXTENSION, SETTINGS_EXTENSION
 from api.errors import problem, register_error_handlers
+from api.rate_limit import RateLimiter
+from api.resources import accounts, admin, customers, transactions
+from ledger.clock import Clock, SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database
 from ledger.migrations import current_revision, head_revision
 
-DATABASE_EXTENSION = "ledger.database"
+API_PREFIX = "/v1"
+
+__all__ = ["DATABASE_EXTENSION", "create_app"]
 
 
-def create_app(settings: Settings | None = None, database: Database | None = None) -> Flask:
+def _docs_assets() -> Blueprint:
+    """Swagger UI's files from a Python package, so /v1/docs works offline."""
+    return Blueprint(
+        "docs",
+        __name__,
+        static_folder=str(Path(swagger_ui_bundle.swagger_ui_path)),
+        static_url_path=f"{API_PREFIX}/docs/assets",
+    )
+
+
+def create_app(
+    settings: Settings | None = None,
+    database: Database | None = None,
+    clock: Clock | None = None,
+) -> Flask:
     """Build the app for ``settings`` (default: the environment)."""
     settings = settings or Settings.from_environment()
     app = Flask(__name__)
+    app.config.update(
+        MAX_CONTENT_LENGTH=settings.max_request_bytes,
+        API_TITLE="Remittance and micro-credit ledger",
+        API_VERSION="v1",
+        OPENAPI_VERSION="3.0.3",
+        OPENAPI_URL_PREFIX=API_PREFIX,
+        OPENAPI_JSON_PATH="openapi.json",
+        OPENAPI_SWAGGER_UI_PATH="docs",
+        OPENAPI_SWAGGER_UI_URL=f"{API_PREFIX}/docs/assets/",
+        API_SPEC_OPTIONS={
+            "components": {"securitySchemes": auth.SECURITY_SCHEME},
+            "security": [{"bearerAuth": []}],
+            "info": {
+                "description": (
+                    "Partner API of the ledger. Authenticate with `Authorization: Bearer <key>`. "
+                    'Money is `{"amount": "150.00", "currency": "TJS"}` (a decimal '
+                    "string). Money-moving POSTs need an `Idempotency-Key`. Errors are "
+                    "`application/problem+json` with a stable `code`."
+                )
+            },
+        },
+    )
     app.extensions[DATABASE_EXTENSION] = database or create_database(settings=settings)
-    register_error_handlers(app)
+    app.extensions[CLOCK_EXTENSION] = clock or SystemClock()
+    app.extensions[SETTINGS_EXTENSION] = settings
+
+    observability.install(app, log_requests=settings.log_requests)
+    auth.install(app, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst))
+
+    api = Api(app)
+    for module in (admin, customers, accounts, transactions):
+        api.register_blueprint(module.blp)
+    app.register_blueprint(_docs_assets())
+    register_error_handlers(app)  # after Api: replaces its HTTPException handler
 
     @app.get("/healthz")
     def healthz() -> Response:

@@ -1,10 +1,16 @@
 """Configuration from the environment, each setting with a documented default.
 
-| variable       | default                         | meaning                                  |
-|----------------|---------------------------------|------------------------------------------|
-| DATABASE_URL   | sqlite:///var/ledger.sqlite3    | SQLAlchemy URL; PostgreSQL uses psycopg 3 |
-| DB_POOL_SIZE   | 10                              | connections kept per process (PostgreSQL) |
-| DB_POOL_MAX_OVERFLOW | 10                        | extra connections under burst             |
+Variables (default, meaning):
+
+* DATABASE_URL (sqlite:///var/ledger.sqlite3): SQLAlchemy URL; PostgreSQL uses psycopg 3.
+* DB_POOL_SIZE (10), DB_POOL_MAX_OVERFLOW (10): connections per process (PostgreSQL).
+* RATE_LIMIT_PER_SECOND (200), RATE_LIMIT_BURST (400): requests per API key per worker
+  process, sustained and at once (0 switches the limit off).
+* MAX_REQUEST_BYTES (1048576): largest request body; larger is 413 request_too_large.
+* IDEMPOTENCY_KEEP_HOURS (48, at least 24): how long idempotency keys are remembered.
+* IDEMPOTENCY_LOCK_SECONDS (60): after this, a request still in flight is presumed dead
+  and its key may be taken over.
+* LOG_REQUESTS (1): one JSON line per request on stderr; 0 switches it off.
 
 A ``postgresql://`` or ``postgres://`` URL is taken to mean the psycopg 3 driver.
 """
@@ -31,6 +37,20 @@ class Settings:
     database_url: str = DEFAULT_DATABASE_URL
     pool_size: int = 10
     pool_max_overflow: int = 10
+    rate_limit_per_second: float = 200.0
+    rate_limit_burst: int = 400
+    max_request_bytes: int = 1_048_576
+    idempotency_keep_hours: int = 48
+    idempotency_lock_seconds: int = 60
+    log_requests: bool = True
+
+    def __post_init__(self) -> None:
+        if self.idempotency_keep_hours < 24:
+            raise ValueError("IDEMPOTENCY_KEEP_HOURS must be at least 24")
+        if self.rate_limit_per_second < 0 or self.rate_limit_burst < 1:
+            raise ValueError("RATE_LIMIT_PER_SECOND must be >= 0 and RATE_LIMIT_BURST >= 1")
+        if self.max_request_bytes < 1_024:
+            raise ValueError("MAX_REQUEST_BYTES must be at least 1024")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -39,6 +59,12 @@ class Settings:
             database_url=normalize_database_url(env.get("DATABASE_URL", DEFAULT_DATABASE_URL)),
             pool_size=int(env.get("DB_POOL_SIZE", "10")),
             pool_max_overflow=int(env.get("DB_POOL_MAX_OVERFLOW", "10")),
+            rate_limit_per_second=float(env.get("RATE_LIMIT_PER_SECOND", "200")),
+            rate_limit_burst=int(env.get("RATE_LIMIT_BURST", "400")),
+            max_request_bytes=int(env.get("MAX_REQUEST_BYTES", "1048576")),
+            idempotency_keep_hours=int(env.get("IDEMPOTENCY_KEEP_HOURS", "48")),
+            idempotency_lock_seconds=int(env.get("IDEMPOTENCY_LOCK_SECONDS", "60")),
+            log_requests=env.get("LOG_REQUESTS", "1") != "0",
         )
 
 

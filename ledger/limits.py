@@ -51,3 +51,15 @@ SEAL_BATCH_SIZE = 2_000
 
 #: Pending transactions voided per expiry batch.
 EXPIRY_BATCH_SIZE = 1_000
+
+#: Principals and keys.
+PRINCIPAL_NAME_LENGTH_MAX = 200
+SLUG_LENGTH_MAX = 64
+KEY_LABEL_LENGTH_MAX = 100
+
+#: Random bytes in an API key's secret (the issue's floor is 32).
+API_KEY_SECRET_BYTES = 32
+
+#: Customers: the minimum personal data, bounded.
+EXTERNAL_ID_LENGTH_MAX = 100
+FULL_NAME_LENGTH_MAX = 200

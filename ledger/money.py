@@ -19,7 +19,15 @@ from __future__ import annotations
 
 import re
 from collections.abc import Sequence
-from decimal import ROUND_HALF_EVEN, Decimal, InvalidOperation
+from decimal import (
+    ROUND_HALF_EVEN,
+    Context,
+    Decimal,
+    Inexact,
+    InvalidOperation,
+    Rounded,
+    localcontext,
+)
 from fractions import Fraction
 from functools import cache
 
@@ -97,6 +105,12 @@ def _as_decimal(amount: Decimal | str | int) -> Decimal:
     return value
 
 
+#: Significant digits accepted in an amount: 19 integer digits (64-bit minor
+#: units) plus decimals far beyond any currency's exponent.
+_DIGITS_MAX = 60
+_EXACT = Context(prec=_DIGITS_MAX + 10, traps=[Inexact, Rounded, InvalidOperation])
+
+
 def to_minor(amount: Decimal | str | int, currency_code: str) -> int:
     """Convert a major-unit amount to integer minor units, exactly.
 
@@ -107,7 +121,13 @@ def to_minor(amount: Decimal | str | int, currency_code: str) -> int:
     """
     value = _as_decimal(amount)
     places = exponent(currency_code)
-    scaled = value.scaleb(places)
+    if len(value.as_tuple().digits) > _DIGITS_MAX:
+        raise InvalidAmount(f"{amount!r} has more than {_DIGITS_MAX} digits")
+    # The default context (28 digits) would round a long amount inside scaleb and
+    # then call it exact; this context is wide enough for every accepted input and
+    # traps any rounding.
+    with localcontext(_EXACT):
+        scaled = value.scaleb(places)
     if scaled != scaled.to_integral_value():
         raise AmountPrecisionError(
             f"{value} has more decimals than {currency_code} allows ({places})",

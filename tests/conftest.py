@@ -24,6 +24,7 @@ import pytest
 from sqlalchemy import create_engine, make_url, text
 from sqlalchemy.engine import URL
 
+import ledger.models  # noqa: F401  (every table on Base.metadata, for emptying)
 from ledger.clock import FixedClock
 from ledger.config import normalize_database_url
 from ledger.db import Base, Database, create_database

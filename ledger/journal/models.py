@@ -166,6 +166,8 @@ class Transaction(Base):
         ),
         CheckConstraint("reverses_id IS NULL OR status = 'posted'", name="reversal_posted"),
         CheckConstraint("pending_id IS NULL OR status = 'posted'", name="capture_posted"),
+        # Listing one client's transactions newest first (migration 0002).
+        Index("ix_transactions_client_id_id", "client_id", "id"),
         Index(
             "ix_transactions_pending_expires_at",
             "expires_at",

@@ -333,3 +333,48 @@ def pending_expired_ids(connection: Connection, now: datetime, limit: int) -> li
             .limit(limit)
         ).scalars()
     )
+
+
+def list_transactions(
+    connection: Connection,
+    *,
+    client_id: str | None,
+    account_id: int | None = None,
+    status: str | None = None,
+    effective_from: datetime | None = None,
+    effective_to: datetime | None = None,
+    limit: int = PAGE_SIZE_DEFAULT,
+    starting_after: uuid.UUID | None = None,
+) -> tuple[list[TransactionRecord], bool]:
+    """Transactions newest first (ids are time-ordered UUIDv7), ``limit`` of them
+    after the id ``starting_after``, and whether there are more.
+
+    ``client_id`` scopes to one client's transactions (None: all of them);
+    ``account_id`` to those with a posting on that account; the effective range
+    is ``effective_from <= effective_at < effective_to``.
+    """
+    if not 1 <= limit <= PAGE_SIZE_MAX:
+        raise ValidationFailed(f"limit must be 1 to {PAGE_SIZE_MAX}", field="limit")
+    query = select(transactions.c.id).order_by(transactions.c.id.desc()).limit(limit + 1)
+    if client_id is not None:
+        query = query.where(transactions.c.client_id == client_id)
+    if account_id is not None:
+        query = query.where(
+            transactions.c.id.in_(
+                select(postings.c.transaction_id).where(postings.c.account_id == account_id)
+            )
+        )
+    if status is not None:
+        query = query.where(transactions.c.status == status)
+    if effective_from is not None:
+        require_aware(effective_from, "effective_from")
+        query = query.where(transactions.c.effective_at >= effective_from)
+    if effective_to is not None:
+        require_aware(effective_to, "effective_to")
+        query = query.where(transactions.c.effective_at < effective_to)
+    if starting_after is not None:
+        query = query.where(transactions.c.id < starting_after)
+    ids = list(connection.execute(query).scalars())
+    page = ids[:limit]
+    records = sorted(load_transactions(connection, page), key=lambda r: r.id, reverse=True)
+    return records, len(ids) > limit

@@ -56,7 +56,16 @@ def test_to_minor_is_exact(amount, code, minor):
 
 
 @pytest.mark.parametrize(
-    ("amount", "code"), [("0.001", "USD"), ("1.5", "JPY"), ("0.0001", "KWD"), ("10.005", "TJS")]
+    ("amount", "code"),
+    [
+        ("0.001", "USD"),
+        ("1.5", "JPY"),
+        ("0.0001", "KWD"),
+        ("10.005", "TJS"),
+        # Longer than Decimal's default 28 digits: must not be rounded to 1.00 first.
+        ("1.000000000000000000000000000001", "USD"),
+        ("12345678901234567.000000000000000000001", "USD"),
+    ],
 )
 def test_more_decimals_than_the_currency_allows_is_refused(amount, code):
     with pytest.raises(AmountPrecisionError) as caught:

@@ -1,0 +1,30 @@
+"""One module per resource: its blueprint, its schemas, its handlers."""
+
+from __future__ import annotations
+
+import uuid
+
+from api.errors import ApiProblem
+
+
+def parse_uuid(value: str, what: str, error_code: str) -> uuid.UUID:
+    """A path or cursor id. A malformed id is answered like a missing one (404),
+    so probing reveals nothing; cursors say ``invalid_cursor`` instead."""
+    try:
+        return uuid.UUID(value)
+    except ValueError:
+        if error_code == "invalid_cursor":
+            raise ApiProblem(422, "invalid_cursor", f"{what} is not a valid cursor") from None
+        raise ApiProblem(404, error_code, f"{what} {value!r} does not exist") from None
+
+
+def parse_cursor_uuid(value: str | None) -> uuid.UUID | None:
+    return None if value is None else parse_uuid(value, "starting_after", "invalid_cursor")
+
+
+def parse_cursor_int(value: str | None) -> int | None:
+    if value is None:
+        return None
+    if not value.isdigit() or len(value) > 19:
+        raise ApiProblem(422, "invalid_cursor", "starting_after is not a valid cursor")
+    return int(value)
