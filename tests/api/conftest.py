@@ -1,0 +1,143 @@
+"""Fixtures for API tests: the real app on a real database (SQLite, then
+PostgreSQL), a fixed clock, and one principal per role plus a second partner,
+each with a freshly issued key."""
+
+from __future__ import annotations
+
+import itertools
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+import pytest
+from flask.testing import FlaskClient
+
+from api.app import create_app
+from ledger.access import create_principal, issue_key
+from ledger.clock import FixedClock
+from ledger.config import Settings
+from ledger.db import Database
+
+API_START = datetime(2026, 11, 2, 9, 0, tzinfo=UTC)
+
+
+@dataclass(frozen=True)
+class Caller:
+    """A principal and its key, with helpers that add the key to requests."""
+
+    name: str
+    role: str
+    id: str
+    key: str
+    client: FlaskClient
+    _keys: Any
+
+    def headers(self, idempotency_key: str | None = None, **extra: str) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.key}", **extra}
+        if idempotency_key is not None:
+            headers["Idempotency-Key"] = idempotency_key
+        return headers
+
+    def get(self, path: str, **kwargs: Any) -> Any:
+        return self.client.get(path, headers=self.headers(), **kwargs)
+
+    def post(self, path: str, json: Any = None, *, key: str | bool | None = True, **kwargs: Any):
+        """POST with a fresh Idempotency-Key (``key=True``), a given one, or none (False)."""
+        idem = f"test-{next(self._keys)}" if key is True else (key or None)
+        return self.client.post(path, json=json, headers=self.headers(idem), **kwargs)
+
+
+@pytest.fixture
+def api_clock() -> FixedClock:
+    return FixedClock(API_START)
+
+
+@pytest.fixture
+def api_settings() -> Settings:
+    """The defaults, with rate limits high enough not to disturb functional tests."""
+    return Settings(rate_limit_per_second=10_000, rate_limit_burst=10_000, log_requests=False)
+
+
+@pytest.fixture
+def app(database: Database, api_clock: FixedClock, api_settings: Settings) -> Any:
+    return create_app(api_settings, database=database, clock=api_clock)
+
+
+@pytest.fixture
+def client(app: Any) -> FlaskClient:
+    return app.test_client()
+
+
+@pytest.fixture
+def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> dict[str, Caller]:
+    """admin, partner (slug partner-a), other (a second partner, partner-b), fund_manager."""
+    counter = itertools.count(1)
+    made: dict[str, Caller] = {}
+    for name, slug, role in (
+        ("admin", "root", "admin"),
+        ("partner", "partner-a", "partner"),
+        ("other", "partner-b", "partner"),
+        ("fund_manager", "fund-manager", "fund_manager"),
+    ):
+
+        def work(connection: Any, slug: str = slug, role: str = role) -> tuple[str, str]:
+            record = create_principal(
+                connection, slug=slug, name=slug.title(), role=role, now=api_clock.now()
+            )
+            issued = issue_key(connection, record.id, label="test", now=api_clock.now())
+            return str(record.id), issued.secret
+
+        principal_id, key = database.run(work)
+        made[name] = Caller(name, role, principal_id, key, client, counter)
+    return made
+
+
+@pytest.fixture
+def admin(callers: dict[str, Caller]) -> Caller:
+    return callers["admin"]
+
+
+@pytest.fixture
+def partner(callers: dict[str, Caller]) -> Caller:
+    return callers["partner"]
+
+
+@pytest.fixture
+def other_partner(callers: dict[str, Caller]) -> Caller:
+    return callers["other"]
+
+
+@pytest.fixture
+def fund_manager(callers: dict[str, Caller]) -> Caller:
+    return callers["fund_manager"]
+
+
+def money(amount: str, currency: str = "RUB") -> dict[str, str]:
+    return {"amount": amount, "currency": currency}
+
+
+def open_account(caller: Caller, **fields: Any) -> dict[str, Any]:
+    body = {"name": "Wallet", "type": "liability", "currency": "RUB", **fields}
+    response = caller.post("/v1/accounts", body, key=False)
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()
+
+
+def funded_pair(caller: Caller, currency: str = "RUB") -> tuple[int, int]:
+    """A settlement asset that may go negative and a customer wallet, both the caller's."""
+    settlement = open_account(
+        caller, name="Settlement", type="asset", currency=currency, allow_overdraft=True
+    )
+    wallet = open_account(caller, name="Wallet", type="liability", currency=currency)
+    return settlement["id"], wallet["id"]
+
+
+def transfer_body(source: int, target: int, amount: str, currency: str = "RUB", **extra: Any):
+    """Debit ``source``, credit ``target``."""
+    return {
+        "postings": [
+            {"account_id": source, "direction": "debit", "amount": money(amount, currency)},
+            {"account_id": target, "direction": "credit", "amount": money(amount, currency)},
+        ],
+        **extra,
+    }
