@@ -20,6 +20,7 @@ from ledger.access.principals import (
     PrincipalRecord,
     create_principal,
     get_principal,
+    get_principal_by_slug,
     list_principals,
 )
 
@@ -31,6 +32,7 @@ __all__ = [
     "authenticate",
     "create_principal",
     "get_principal",
+    "get_principal_by_slug",
     "issue_key",
     "list_keys",
     "list_principals",

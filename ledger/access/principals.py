@@ -82,6 +82,13 @@ def get_principal(connection: Connection, principal_id: uuid.UUID) -> PrincipalR
     return _record(row)
 
 
+def get_principal_by_slug(connection: Connection, slug: str) -> PrincipalRecord:
+    row = connection.execute(select(principals).where(principals.c.slug == slug)).first()
+    if row is None:
+        raise PrincipalNotFound(f"principal {slug!r} does not exist")
+    return _record(row)
+
+
 def list_principals(
     connection: Connection,
     *,
