@@ -57,7 +57,8 @@ from ledger.limits import (
     POSTINGS_PER_TRANSACTION_MAX,
     POSTINGS_PER_TRANSACTION_MIN,
 )
-from ledger.parties import require_owned_accounts
+from ledger.parties import get_customer, require_owned_accounts
+from ledger.parties.accounts import customer_account_ids
 
 blp = Blueprint(
     "transactions", __name__, url_prefix="/v1", description="Transactions and their postings"
@@ -141,6 +142,9 @@ class BatchResultSchema(BaseSchema):
 
 class TransactionListArgs(PageArgs):
     account_id = fields.Integer(validate=validate.Range(min=1))
+    customer_id = fields.UUID(
+        metadata={"description": "transactions with a posting on any of the customer's accounts"}
+    )
     status = fields.String(validate=validate.OneOf(TRANSACTION_STATUSES))
     effective_from = Timestamp(data_key="from")
     effective_to = Timestamp(data_key="to")
@@ -271,6 +275,10 @@ def index(args: dict[str, Any]) -> dict[str, Any]:
     def read(connection: Connection) -> tuple[list[TransactionRecord], bool]:
         if args.get("account_id") is not None:
             require_owned_accounts(connection, partner.id, [args["account_id"]])
+        customer_id = args.pop("customer_id", None)
+        if customer_id is not None:
+            get_customer(connection, partner.id, customer_id)  # theirs, or not found
+            args["account_ids"] = customer_account_ids(connection, partner.id, customer_id)
         return list_transactions(
             connection, client_id=partner.client_id, starting_after=after, **args
         )

@@ -340,6 +340,7 @@ def list_transactions(
     *,
     client_id: str | None,
     account_id: int | None = None,
+    account_ids: Iterable[int] | None = None,
     status: str | None = None,
     effective_from: datetime | None = None,
     effective_to: datetime | None = None,
@@ -350,7 +351,8 @@ def list_transactions(
     after the id ``starting_after``, and whether there are more.
 
     ``client_id`` scopes to one client's transactions (None: all of them);
-    ``account_id`` to those with a posting on that account; the effective range
+    ``account_id`` to those with a posting on that account, ``account_ids`` on
+    any of those accounts (an empty collection matches nothing); the effective range
     is ``effective_from <= effective_at < effective_to``.
     """
     if not 1 <= limit <= PAGE_SIZE_MAX:
@@ -362,6 +364,14 @@ def list_transactions(
         query = query.where(
             transactions.c.id.in_(
                 select(postings.c.transaction_id).where(postings.c.account_id == account_id)
+            )
+        )
+    if account_ids is not None:
+        query = query.where(
+            transactions.c.id.in_(
+                select(postings.c.transaction_id).where(
+                    postings.c.account_id.in_(sorted(set(account_ids)))
+                )
             )
         )
     if status is not None:

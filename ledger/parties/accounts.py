@@ -108,6 +108,20 @@ def require_owned_accounts(
             raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
 
 
+def customer_account_ids(
+    connection: Connection, partner_id: uuid.UUID, customer_id: uuid.UUID
+) -> list[int]:
+    """Ids of the partner's accounts held for ``customer_id``."""
+    return list(
+        connection.execute(
+            select(partner_accounts.c.account_id).where(
+                partner_accounts.c.partner_id == partner_id,
+                partner_accounts.c.customer_id == customer_id,
+            )
+        ).scalars()
+    )
+
+
 def list_owned_accounts(
     connection: Connection,
     partner_id: uuid.UUID,
