@@ -1,0 +1,1 @@
+"""Remittances: corridors, rates, quotes, fees, partner liquidity, cost reports."""
