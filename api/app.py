@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 import swagger_ui_bundle
 from flask import Blueprint, Flask, Response, jsonify
-from flask_smorest import Api
 from sqlalchemy import text
 
 from api import auth, observability
 from api.context import CLOCK_EXTENSION, DATABASE_EXTENSION, SETTINGS_EXTENSION
 from api.errors import problem, register_error_handlers
+from api.openapi import create_api
 from api.rate_limit import RateLimiter
 from api.resources import accounts, admin, customers, transactions
 from ledger.clock import Clock, SystemClock
@@ -71,7 +72,7 @@ def create_app(
     observability.install(app, log_requests=settings.log_requests)
     auth.install(app, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst))
 
-    api = Api(app)
+    api = create_api(app)
     for module in (admin, customers, accounts, transactions):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())
@@ -103,3 +104,19 @@ def create_app(
         return jsonify(status="ready", database=db.dialect, revision=current)
 
     return app
+
+
+def openapi_document() -> dict[str, Any]:
+    """The OpenAPI document exactly as GET /v1/openapi.json serves it.
+
+    Built on an in-memory SQLite database that is never opened: describing the API
+    needs no data (scripts/export_openapi.py writes it to openapi.json).
+    """
+    settings = Settings(database_url="sqlite://", log_requests=False)
+    database = create_database(settings=settings)
+    app = create_app(settings, database=database)
+    response = app.test_client().get(f"{API_PREFIX}/openapi.json")
+    assert response.status_code == 200, response.status
+    document: dict[str, Any] = response.get_json()
+    database.dispose()
+    return document

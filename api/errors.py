@@ -112,11 +112,25 @@ def _field_messages(messages: Any) -> dict[str, Any]:
     return messages if isinstance(messages, dict) else {"_schema": messages}
 
 
+#: Members every problem has. A domain error's detail of the same name (a
+#: transaction's ``status``, an account's ``code``) is renamed after the error's
+#: subject (``transaction_status``, ``account_code``), never let to clash.
+_PROBLEM_MEMBERS = frozenset({"type", "title", "status", "detail", "code"})
+
+
+def _details(error: LedgerError) -> dict[str, Any]:
+    subject = error.code.split("_", 1)[0]
+    return {
+        (f"{subject}_{key}" if key in _PROBLEM_MEMBERS else key): value
+        for key, value in error.details.items()
+    }
+
+
 def problem_for(error: BaseException) -> Response:
     """The problem response for an expected error (anything else is a 500)."""
     if isinstance(error, LedgerError):
         response = problem(
-            status_for(error), error.code, _title(error.code), error.message, **error.details
+            status_for(error), error.code, _title(error.code), error.message, **_details(error)
         )
         if isinstance(error, Unauthenticated):
             response.headers["WWW-Authenticate"] = 'Bearer realm="ledger"'

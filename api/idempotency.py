@@ -23,10 +23,12 @@ from functools import wraps
 from typing import Any, TypeVar
 
 from flask import Response, make_response, request
+from flask_smorest import Blueprint
 from werkzeug.exceptions import HTTPException
 
 from api.context import clock, database, principal, settings
 from api.errors import PROBLEM_MIMETYPE, ApiProblem, problem_for
+from api.openapi import IDEMPOTENCY_EXTENSION
 from ledger.access.idempotency import abandon_request, begin_request, finish_request
 from ledger.errors import LedgerError
 from ledger.limits import IDEMPOTENCY_KEY_LENGTH_MAX
@@ -120,6 +122,10 @@ def idempotent(*, required: bool) -> Callable[[F], F]:
             )
             return response
 
-        return wrapper  # type: ignore[return-value]
+        # Documents the header (api.openapi turns this into a header parameter).
+        documented = Blueprint.doc(
+            **{IDEMPOTENCY_EXTENSION: "required" if required else "optional"}
+        )
+        return documented(wrapper)  # type: ignore[no-any-return]
 
     return decorate

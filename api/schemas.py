@@ -8,15 +8,17 @@ excess decimals are refused by ``ledger.money.to_minor`` (``too_many_decimals``)
 
 from __future__ import annotations
 
+from datetime import UTC, datetime
 from typing import Any
 
-from marshmallow import RAISE, Schema, fields, validate
+from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.money import from_minor, to_minor
 
 #: Up to 19 integer digits and 18 decimals; sign, exponent and spaces refused.
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,18})(\.[0-9]{1,18})?$"
+SIGNED_AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]{0,18})(\.[0-9]{1,18})?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
 
 
@@ -26,6 +28,35 @@ class BaseSchema(Schema):
     class Meta:
         unknown = RAISE
         ordered = True
+
+
+class ProblemSchema(Schema):
+    """Every error response: RFC 9457 problem details (``application/problem+json``).
+
+    Only documentation (the handlers in api.errors build problems); open to extra
+    members, which carry a problem's details (``field``, ``slug``, ...).
+    """
+
+    class Meta:
+        unknown = INCLUDE
+        ordered = True
+
+    type = fields.String(
+        required=True, metadata={"example": "https://ledger.example/problems/validation_error"}
+    )
+    title = fields.String(required=True, metadata={"example": "Validation error"})
+    status = fields.Integer(required=True, metadata={"example": 422})
+    detail = fields.String(required=True)
+    code = fields.String(
+        required=True,
+        metadata={"description": "stable machine code of the problem", "example": "not_found"},
+    )
+    errors = fields.Raw(
+        metadata={
+            "description": "validation_error: messages by field; "
+            "batch_rejected: the failing items, each with its index"
+        }
+    )
 
 
 class MoneySchema(BaseSchema):
@@ -41,6 +72,20 @@ class MoneySchema(BaseSchema):
     )
 
 
+class SignedMoneySchema(MoneySchema):
+    """A balance in responses: unlike an amount, it may be below zero (an overdraft,
+    or a pending credit on a debit-normal account)."""
+
+    amount = fields.String(
+        required=True,
+        validate=validate.Regexp(SIGNED_AMOUNT_PATTERN, error="must be a decimal string"),
+        metadata={
+            "description": "decimal string in major units, may be negative",
+            "example": "-20.00",
+        },
+    )
+
+
 def money_to_minor(money: dict[str, str]) -> tuple[int, str]:
     """A validated money object to (minor units, currency); domain errors on excess
     decimals or an unknown currency."""
@@ -51,9 +96,18 @@ def money(amount_minor: int, currency: str) -> dict[str, str]:
     return {"amount": str(from_minor(amount_minor, currency)), "currency": currency}
 
 
+#: Instants a UTC datetime can hold: 9999-12-31T23:59:59-14:00 is later than any.
+_IN_UTC_RANGE = validate.Range(
+    min=datetime.min.replace(tzinfo=UTC),
+    max=datetime.max.replace(tzinfo=UTC),
+    error="must be between 0001-01-01 and 9999-12-31 in UTC",
+)
+
+
 def Timestamp(**kwargs: Any) -> fields.AwareDateTime:  # noqa: N802  (a field factory)
-    """An ISO 8601 timestamp with a zone; naive ones are refused."""
-    return fields.AwareDateTime(format="iso", **kwargs)
+    """An ISO 8601 timestamp with a zone; naive ones are refused, and so are
+    instants outside the years 1 to 9999 in UTC (they cannot be stored)."""
+    return fields.AwareDateTime(format="iso", validate=_IN_UTC_RANGE, **kwargs)
 
 
 class PageArgs(BaseSchema):

@@ -22,9 +22,18 @@ def parse_cursor_uuid(value: str | None) -> uuid.UUID | None:
     return None if value is None else parse_uuid(value, "starting_after", "invalid_cursor")
 
 
+#: Largest integer id (accounts): ids are signed 64-bit in both databases.
+ID_MAX = 2**63 - 1
+
+
+def is_id(value: str) -> bool:
+    """ASCII digits only (``str.isdigit`` also takes "²" and "١") within 64 bits."""
+    return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= ID_MAX
+
+
 def parse_cursor_int(value: str | None) -> int | None:
     if value is None:
         return None
-    if not value.isdigit() or len(value) > 19:
+    if not is_id(value):
         raise ApiProblem(422, "invalid_cursor", "starting_after is not a valid cursor")
     return int(value)

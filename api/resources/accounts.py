@@ -12,12 +12,13 @@ from api.auth import requires
 from api.context import clock, database, principal
 from api.errors import ApiProblem
 from api.idempotency import idempotent
-from api.resources import parse_cursor_int
+from api.resources import is_id, parse_cursor_int
 from api.schemas import (
     CURRENCY_PATTERN,
     BaseSchema,
     MoneySchema,
     PageArgs,
+    SignedMoneySchema,
     Timestamp,
     money,
     money_to_minor,
@@ -57,9 +58,9 @@ class AccountCreateSchema(BaseSchema):
 
 
 class BalancesSchema(BaseSchema):
-    posted = fields.Nested(MoneySchema, required=True)
-    pending = fields.Nested(MoneySchema, required=True)
-    available = fields.Nested(MoneySchema, required=True)
+    posted = fields.Nested(SignedMoneySchema, required=True)
+    pending = fields.Nested(SignedMoneySchema, required=True)
+    available = fields.Nested(SignedMoneySchema, required=True)
 
 
 class AccountSchema(BaseSchema):
@@ -92,7 +93,7 @@ class BalanceAsOfArgs(BaseSchema):
 class BalanceAsOfSchema(BaseSchema):
     account_id = fields.Integer(required=True)
     as_of = Timestamp(required=True)
-    posted = fields.Nested(MoneySchema, required=True)
+    posted = fields.Nested(SignedMoneySchema, required=True)
 
 
 class StatementArgs(BaseSchema):
@@ -111,7 +112,7 @@ class StatementLineSchema(BaseSchema):
     description = fields.String(required=True)
     direction = fields.String(required=True)
     amount = fields.Nested(MoneySchema, required=True)
-    running_balance = fields.Nested(MoneySchema, required=True)
+    running_balance = fields.Nested(SignedMoneySchema, required=True)
 
 
 class StatementSchema(BaseSchema):
@@ -119,7 +120,7 @@ class StatementSchema(BaseSchema):
     currency = fields.String(required=True)
     start = Timestamp(data_key="from", allow_none=True, required=True)
     end = Timestamp(data_key="to", allow_none=True, required=True)
-    opening_balance = fields.Nested(MoneySchema, required=True)
+    opening_balance = fields.Nested(SignedMoneySchema, required=True)
     data = fields.List(fields.Nested(StatementLineSchema), required=True)
     has_more = fields.Boolean(required=True)
     next_cursor = fields.String(allow_none=True, required=True)
@@ -152,7 +153,7 @@ def account_view(owned: OwnedAccount) -> dict[str, Any]:
 
 
 def account_id_from_path(value: str) -> int:
-    if not value.isdigit() or len(value) > 18:
+    if not is_id(value):
         raise ApiProblem(404, "account_not_found", f"account {value!r} does not exist")
     return int(value)
 
@@ -237,7 +238,12 @@ def account_statement(args: dict[str, Any], account_id: str) -> dict[str, Any]:
             cursor=args.get("starting_after"),
         )
 
-    result = database().run(read)
+    try:
+        result = database().run(read)
+    except ValidationFailed as error:
+        if error.details.get("field") != "cursor":
+            raise
+        raise ApiProblem(422, "invalid_cursor", "starting_after is not a valid cursor") from None
     currency = result.currency
     return {
         "account_id": aid,

@@ -42,7 +42,12 @@ class CustomerSchema(CustomerCreateSchema):
 class CustomerListArgs(PageArgs):
     kind = fields.String(validate=validate.OneOf(CUSTOMER_KINDS))
     country = fields.String(validate=validate.Regexp(r"^[A-Z]{2}$"))
-    external_id = fields.String(validate=validate.Length(1, EXTERNAL_ID_LENGTH_MAX))
+    external_id = fields.String(
+        validate=[
+            validate.Length(1, EXTERNAL_ID_LENGTH_MAX),
+            validate.Regexp(r"^[^\x00]*$", error="must not contain NUL characters"),
+        ]
+    )
     created_from = Timestamp()
     created_to = Timestamp()
 

@@ -19,7 +19,7 @@ from sqlalchemy import Connection
 from api.auth import requires
 from api.context import clock, database, principal
 from api.idempotency import idempotency_key, idempotent
-from api.resources import parse_cursor_uuid, parse_uuid
+from api.resources import ID_MAX, parse_cursor_uuid, parse_uuid
 from api.schemas import (
     BaseSchema,
     MoneySchema,
@@ -33,6 +33,7 @@ from api.schemas import (
 from ledger.errors import (
     AccountNotFound,
     BatchRejected,
+    CurrencyMismatch,
     LedgerError,
     TransactionNotFound,
     ValidationFailed,
@@ -66,7 +67,9 @@ blp = Blueprint(
 
 
 class PostingInSchema(BaseSchema):
-    account_id = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    account_id = fields.Integer(
+        required=True, strict=True, validate=validate.Range(min=1, max=ID_MAX)
+    )
     direction = fields.String(required=True, validate=validate.OneOf(("debit", "credit")))
     amount = fields.Nested(MoneySchema, required=True)
 
@@ -141,7 +144,7 @@ class BatchResultSchema(BaseSchema):
 
 
 class TransactionListArgs(PageArgs):
-    account_id = fields.Integer(validate=validate.Range(min=1))
+    account_id = fields.Integer(validate=validate.Range(min=1, max=ID_MAX))
     customer_id = fields.UUID(
         metadata={"description": "transactions with a posting on any of the customer's accounts"}
     )
@@ -196,12 +199,15 @@ def _spec(body: dict[str, Any], client_id: str, key: str | None) -> TransactionS
     )
 
 
-def _own_transaction(connection: Connection, client_id: str, transaction_id: uuid.UUID) -> None:
+def _own_transaction(
+    connection: Connection, client_id: str, transaction_id: uuid.UUID
+) -> TransactionRecord:
     record = get_transaction(connection, transaction_id)
     if record.client_id != client_id:
         raise TransactionNotFound(
             f"transaction {transaction_id} does not exist", transaction_id=str(transaction_id)
         )
+    return record
 
 
 @blp.route("/transactions", methods=["POST"])
@@ -234,31 +240,39 @@ def create_batch(body: dict[str, Any]) -> dict[str, Any]:
     posted and the 422 ``batch_rejected`` lists every failing item by index."""
     partner = principal()
     base = hashlib.sha256((idempotency_key() or "").encode()).hexdigest()[:40]
-    specs: list[TransactionSpec] = []
+    specs: dict[int, TransactionSpec] = {}
     errors: dict[int, LedgerError] = {}
     for index, item in enumerate(body["transactions"]):
         if item["pending"] or item.get("expires_at") is not None:
             errors[index] = ValidationFailed("batches post; holds are created one by one")
             continue
         try:
-            specs.append(_spec(item, partner.client_id, f"batch:{base}:{index}"))
+            specs[index] = _spec(item, partner.client_id, f"batch:{base}:{index}")
         except LedgerError as error:
             errors[index] = error
-    if errors:
-        raise BatchRejected(errors)
 
     def work(connection: Connection) -> list[TransactionRecord]:
-        missing: dict[int, LedgerError] = {}
-        for index, spec in enumerate(specs):
+        # Every failing item is reported, whatever step refuses it: the items that
+        # pass the checks above still go through the journal (in order, as the
+        # batch would), and anything it wrote is rolled back if one item failed.
+        rejected = dict(errors)
+        for index, spec in specs.items():
             try:
                 require_owned_accounts(
                     connection, partner.id, (p.account_id for p in spec.postings)
                 )
             except AccountNotFound as error:
-                missing[index] = error
-        if missing:
-            raise BatchRejected(missing)
-        return post_batch(connection, specs, clock=clock())
+                rejected[index] = error
+        valid = [index for index in specs if index not in rejected]
+        records: list[TransactionRecord] = []
+        if valid:
+            try:
+                records = post_batch(connection, [specs[i] for i in valid], clock=clock())
+            except BatchRejected as error:
+                rejected.update({valid[i]: item for i, item in error.errors.items()})
+        if rejected:
+            raise BatchRejected(rejected)
+        return records
 
     return {"data": [transaction_view(r) for r in database().run(work)]}
 
@@ -311,13 +325,19 @@ def capture(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
     ``postings``). Returns the transaction carrying the posted amounts."""
     partner = principal()
     tid = parse_uuid(transaction_id, "transaction", "transaction_not_found")
-    amount_minor = None
+    amount_minor, currency = None, None
     if body.get("amount") is not None:
-        amount_minor, _ = money_to_minor(body["amount"])
+        amount_minor, currency = money_to_minor(body["amount"])
     legs = _postings(body["postings"]) if body.get("postings") is not None else None
 
     def work(connection: Connection) -> TransactionRecord:
-        _own_transaction(connection, partner.client_id, tid)
+        hold = _own_transaction(connection, partner.client_id, tid)
+        held = {posting.currency for posting in hold.postings}
+        if currency is not None and held != {currency}:
+            raise CurrencyMismatch(
+                f"the hold is in {', '.join(sorted(held))}; the amount is in {currency}",
+                field="amount",
+            )
         return post_pending(
             connection, tid, amount_minor=amount_minor, postings=legs, clock=clock()
         )

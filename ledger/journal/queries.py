@@ -32,7 +32,7 @@ from ledger.journal.types import (
     normal_side,
 )
 from ledger.journal.validation import require_aware
-from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
+from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX, POSTINGS_PER_TRANSACTION_MAX
 
 accounts = Account.__table__
 transactions = Transaction.__table__
@@ -195,6 +195,8 @@ def _decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID, int]:
     except (ValueError, UnicodeDecodeError, binascii.Error):
         raise ValidationFailed("cursor is not valid", field="cursor") from None
     require_aware(decoded[0], "cursor")
+    if not 0 <= decoded[2] < POSTINGS_PER_TRANSACTION_MAX:  # else a 64-bit overflow in SQL
+        raise ValidationFailed("cursor is not valid", field="cursor")
     return decoded
 
 

@@ -121,6 +121,7 @@ def post_pending(
         description=hold.description,
         effective_at=hold.effective_at,
         metadata=hold.metadata,
+        client_id=hold.client_id,  # the capture belongs to whoever placed the hold
     )
     command = Command(
         creates=(Create(spec, "posted", pending_id=transaction_id),),

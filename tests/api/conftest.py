@@ -10,9 +10,11 @@ from datetime import UTC, datetime
 from typing import Any
 
 import pytest
+from flask import Flask
 from flask.testing import FlaskClient
 
 from api.app import create_app
+from api.context import CLOCK_EXTENSION, DATABASE_EXTENSION
 from ledger.access import create_principal, issue_key
 from ledger.clock import FixedClock
 from ledger.config import Settings
@@ -58,9 +60,28 @@ def api_settings() -> Settings:
     return Settings(rate_limit_per_second=10_000, rate_limit_burst=10_000, log_requests=False)
 
 
+@pytest.fixture(scope="session")
+def _apps() -> dict[Settings, Flask]:
+    return {}
+
+
 @pytest.fixture
-def app(database: Database, api_clock: FixedClock, api_settings: Settings) -> Any:
-    return create_app(api_settings, database=database, clock=api_clock)
+def app(
+    database: Database, api_clock: FixedClock, api_settings: Settings, _apps: dict[Settings, Flask]
+) -> Flask:
+    """The real app, bound to this test's database and clock.
+
+    Building the app (routes, OpenAPI spec) costs more than most tests, so one is
+    built per distinct Settings and reused; nothing else in it outlives a request
+    (rate-limit buckets are per API key, and every test issues new keys). Tests
+    that need other settings call ``create_app`` themselves.
+    """
+    app = _apps.get(api_settings)
+    if app is None:
+        app = _apps[api_settings] = create_app(api_settings, database=database, clock=api_clock)
+    app.extensions[DATABASE_EXTENSION] = database
+    app.extensions[CLOCK_EXTENSION] = api_clock
+    return app
 
 
 @pytest.fixture
@@ -72,24 +93,27 @@ def client(app: Any) -> FlaskClient:
 def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> dict[str, Caller]:
     """admin, partner (slug partner-a), other (a second partner, partner-b), fund_manager."""
     counter = itertools.count(1)
-    made: dict[str, Caller] = {}
-    for name, slug, role in (
+    wanted = (
         ("admin", "root", "admin"),
         ("partner", "partner-a", "partner"),
         ("other", "partner-b", "partner"),
         ("fund_manager", "fund-manager", "fund_manager"),
-    ):
+    )
 
-        def work(connection: Any, slug: str = slug, role: str = role) -> tuple[str, str]:
+    def work(connection: Any) -> list[tuple[str, str]]:
+        made = []
+        for _, slug, role in wanted:
             record = create_principal(
                 connection, slug=slug, name=slug.title(), role=role, now=api_clock.now()
             )
             issued = issue_key(connection, record.id, label="test", now=api_clock.now())
-            return str(record.id), issued.secret
+            made.append((str(record.id), issued.secret))
+        return made
 
-        principal_id, key = database.run(work)
-        made[name] = Caller(name, role, principal_id, key, client, counter)
-    return made
+    return {
+        name: Caller(name, role, principal_id, key, client, counter)
+        for (name, _, role), (principal_id, key) in zip(wanted, database.run(work), strict=True)
+    }
 
 
 @pytest.fixture
@@ -141,3 +165,53 @@ def transfer_body(source: int, target: int, amount: str, currency: str = "RUB", 
         ],
         **extra,
     }
+
+
+PROBLEM_MEMBERS = {"type", "title", "status", "detail", "code"}
+
+
+def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
+    """``response`` is an application/problem+json ``status`` with ``code``; returns its body."""
+    body = response.get_json()
+    assert response.status_code == status, (response.status_code, body)
+    assert response.mimetype == "application/problem+json", response.mimetype
+    assert PROBLEM_MEMBERS <= set(body), body
+    assert body["status"] == status, body
+    assert body["code"] == code, body
+    assert body["type"].endswith("/" + code), body
+    assert isinstance(body["title"], str) and body["title"], body
+    assert isinstance(body["detail"], str) and body["detail"], body
+    return body
+
+
+def balances(caller: Caller, account_id: int) -> dict[str, str]:
+    """The account's posted, pending and available amounts, as decimal strings."""
+    response = caller.get(f"/v1/accounts/{account_id}")
+    assert response.status_code == 200, response.get_json()
+    return {name: value["amount"] for name, value in response.get_json()["balances"].items()}
+
+
+def list_all(caller: Caller, path: str) -> list[dict[str, Any]]:
+    """Every item of a list endpoint, walking its pages (1,000 at a time)."""
+    items: list[dict[str, Any]] = []
+    separator = "&" if "?" in path else "?"
+    url = f"{path}{separator}limit=1000"
+    while True:
+        response = caller.get(url)
+        assert response.status_code == 200, response.get_json()
+        body = response.get_json()
+        items.extend(body["data"])
+        if not body["has_more"]:
+            return items
+        url = f"{path}{separator}limit=1000&starting_after={body['next_cursor']}"
+
+
+def transaction_count(caller: Caller) -> int:
+    return len(list_all(caller, "/v1/transactions"))
+
+
+def fund(caller: Caller, settlement: int, wallet: int, amount: str, currency: str = "RUB") -> dict:
+    """Credit ``wallet`` from ``settlement`` (posted); returns the transaction."""
+    response = caller.post("/v1/transactions", transfer_body(settlement, wallet, amount, currency))
+    assert response.status_code == 201, response.get_json()
+    return response.get_json()

@@ -1,0 +1,431 @@
+"""Who may call what: every endpoint x every role, and one partner against another.
+
+* Without a key: 401 ``unauthenticated``, whatever the endpoint.
+* With the wrong role: 403 ``forbidden`` (before the body, the ids or the
+  Idempotency-Key are looked at).
+* With the right role: the endpoint's own answer (never 401 or 403).
+* Partner A asking about partner B's customer, account or transaction gets the
+  404 a missing id gets, on every read and write path, and nothing is written.
+"""
+
+from __future__ import annotations
+
+import re
+import uuid
+from typing import Any
+
+import pytest
+
+from tests.api.conftest import (
+    assert_problem,
+    balances,
+    fund,
+    funded_pair,
+    money,
+    open_account,
+    transaction_count,
+    transfer_body,
+)
+
+MISSING_UUID = str(uuid.UUID(int=0x0123456789ABCDEF))
+MISSING_ACCOUNT = 987_654
+AS_OF = "2026-11-02T09:00:00Z"
+
+PRINCIPAL = {"slug": "someone-new", "name": "Someone", "role": "partner"}
+CUSTOMER = {"external_id": "c-1", "full_name": "Farrukh R", "country": "TJ", "kind": "migrant"}
+ACCOUNT = {"name": "Wallet", "type": "liability", "currency": "RUB"}
+TRANSFER = transfer_body(MISSING_ACCOUNT, MISSING_ACCOUNT + 1, "1.00")
+
+# (method, path, body, roles allowed, status and code for an allowed role)
+ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
+    ("GET", "/v1/me", None, ("admin", "partner", "fund_manager"), 200, None),
+    ("POST", "/v1/principals", PRINCIPAL, ("admin",), 201, None),
+    ("GET", "/v1/principals", None, ("admin",), 200, None),
+    ("GET", f"/v1/principals/{MISSING_UUID}", None, ("admin",), 404, "principal_not_found"),
+    (
+        "POST",
+        f"/v1/principals/{MISSING_UUID}/keys",
+        {"label": "x"},
+        ("admin",),
+        404,
+        "principal_not_found",
+    ),
+    ("GET", f"/v1/principals/{MISSING_UUID}/keys", None, ("admin",), 404, "principal_not_found"),
+    ("POST", f"/v1/api-keys/{MISSING_UUID}/revoke", None, ("admin",), 404, "api_key_not_found"),
+    ("POST", "/v1/customers", CUSTOMER, ("partner",), 201, None),
+    ("GET", "/v1/customers", None, ("partner",), 200, None),
+    ("GET", f"/v1/customers/{MISSING_UUID}", None, ("partner",), 404, "customer_not_found"),
+    ("POST", "/v1/accounts", ACCOUNT, ("partner",), 201, None),
+    ("GET", "/v1/accounts", None, ("partner",), 200, None),
+    ("GET", f"/v1/accounts/{MISSING_ACCOUNT}", None, ("partner",), 404, "account_not_found"),
+    (
+        "GET",
+        f"/v1/accounts/{MISSING_ACCOUNT}/balance?as_of={AS_OF}",
+        None,
+        ("partner",),
+        404,
+        "account_not_found",
+    ),
+    (
+        "GET",
+        f"/v1/accounts/{MISSING_ACCOUNT}/statement",
+        None,
+        ("partner",),
+        404,
+        "account_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/accounts/{MISSING_ACCOUNT}/close",
+        None,
+        ("partner",),
+        404,
+        "account_not_found",
+    ),
+    ("POST", "/v1/transactions", TRANSFER, ("partner",), 404, "account_not_found"),
+    ("GET", "/v1/transactions", None, ("partner",), 200, None),
+    ("GET", f"/v1/transactions/{MISSING_UUID}", None, ("partner",), 404, "transaction_not_found"),
+    (
+        "POST",
+        "/v1/transactions/batch",
+        {"transactions": [TRANSFER]},
+        ("partner",),
+        422,
+        "batch_rejected",
+    ),
+    (
+        "POST",
+        f"/v1/transactions/{MISSING_UUID}/post",
+        {},
+        ("partner",),
+        404,
+        "transaction_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/transactions/{MISSING_UUID}/void",
+        None,
+        ("partner",),
+        404,
+        "transaction_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/transactions/{MISSING_UUID}/reverse",
+        {},
+        ("partner",),
+        404,
+        "transaction_not_found",
+    ),
+]
+
+ROLES = ["admin", "partner", "fund_manager", None]
+
+
+def _id(endpoint: tuple) -> str:
+    method, path = endpoint[0], endpoint[1].split("?")[0]
+    return f"{method} {path.replace(MISSING_UUID, '{id}').replace(str(MISSING_ACCOUNT), '{id}')}"
+
+
+def call(client, method: str, path: str, body: Any, headers: dict[str, str]):
+    if method == "GET":
+        return client.get(path, headers=headers)
+    return client.post(path, json=body, headers=headers)
+
+
+def test_the_matrix_covers_every_route_of_the_app(app):
+    """A new endpoint cannot be added without a row here."""
+    public = {"/healthz", "/readyz", "/v1/openapi.json", "/v1/docs", "/v1/docs/assets/<path:filename>"}
+    routes = {
+        (method, re.sub(r"<[^>]+>", "{id}", rule.rule))
+        for rule in app.url_map.iter_rules()
+        if rule.rule not in public and not rule.rule.startswith("/static")
+        for method in rule.methods - {"HEAD", "OPTIONS"}
+    }
+    assert routes == {tuple(_id(e).split(" ", 1)) for e in ENDPOINTS}
+
+
+@pytest.mark.parametrize("role", ROLES, ids=lambda r: r or "no key")
+@pytest.mark.parametrize("endpoint", ENDPOINTS, ids=_id)
+def test_each_role_gets_exactly_its_endpoints(client, callers, endpoint, role):
+    method, path, body, allowed, status, code = endpoint
+    if role is None:
+        headers = {"Idempotency-Key": f"k-{uuid.uuid4().hex}"}
+    else:
+        caller = next(c for c in callers.values() if c.role == role)
+        headers = caller.headers(f"k-{uuid.uuid4().hex}")
+    response = call(client, method, path, body, headers)
+    if role is None:
+        assert_problem(response, 401, "unauthenticated")
+    elif role not in allowed:
+        problem = assert_problem(response, 403, "forbidden")
+        assert role in problem["detail"]
+    else:
+        assert response.status_code == status, response.get_json()
+        if code is not None:
+            assert_problem(response, status, code)
+
+
+@pytest.mark.parametrize("role", ["admin", "fund_manager"])
+def test_the_role_is_checked_before_the_idempotency_key_and_the_body(client, callers, role):
+    headers = callers[role].headers()  # no Idempotency-Key, and an invalid body
+    assert_problem(client.post("/v1/transactions", json={"x": 1}, headers=headers), 403, "forbidden")
+
+
+def test_a_wrong_role_writes_nothing(client, admin, fund_manager, partner):
+    response = client.post("/v1/customers", json=CUSTOMER, headers=admin.headers())
+    assert_problem(response, 403, "forbidden")
+    response = client.post("/v1/principals", json=PRINCIPAL, headers=fund_manager.headers())
+    assert_problem(response, 403, "forbidden")
+    assert partner.get("/v1/customers").get_json()["data"] == []
+    slugs = [p["slug"] for p in admin.get("/v1/principals").get_json()["data"]]
+    assert "someone-new" not in slugs
+
+
+# ------------------------------------------------------------ partner vs partner
+
+
+@pytest.fixture
+def theirs(other_partner) -> dict[str, Any]:
+    """Partner B's book: a customer, accounts, a posted and a pending transaction."""
+    customer = other_partner.post("/v1/customers", CUSTOMER, key=False).get_json()
+    settlement, _ = funded_pair(other_partner)
+    wallet = open_account(other_partner, customer_id=customer["id"])["id"]
+    empty = open_account(other_partner, name="Empty")["id"]
+    posted = fund(other_partner, settlement, wallet, "100.00")
+    hold = transfer_body(wallet, settlement, "10.00", pending=True)
+    pending = other_partner.post("/v1/transactions", hold).get_json()
+    return {
+        "customer": customer["id"],
+        "settlement": settlement,
+        "wallet": wallet,
+        "empty": empty,
+        "posted": posted["id"],
+        "pending": pending["id"],
+    }
+
+
+@pytest.fixture
+def ours(partner) -> dict[str, Any]:
+    """Partner A's own accounts and a hold of its own."""
+    settlement, wallet = funded_pair(partner)
+    fund(partner, settlement, wallet, "50.00")
+    hold = partner.post("/v1/transactions", transfer_body(wallet, settlement, "5.00", pending=True))
+    return {"settlement": settlement, "wallet": wallet, "pending": hold.get_json()["id"]}
+
+
+def state(partner, other_partner, theirs, ours) -> dict[str, Any]:
+    """Everything either partner can see that a leaked write would change."""
+    b_accounts = ("settlement", "wallet", "empty")
+    return {
+        "b_balances": {k: balances(other_partner, theirs[k]) for k in b_accounts},
+        "b_status": {k: other_partner.get(f"/v1/accounts/{theirs[k]}").get_json()["status"] for k in b_accounts},
+        "b_transactions": [
+            other_partner.get(f"/v1/transactions/{theirs[k]}").get_json()
+            for k in ("posted", "pending")
+        ],
+        "b_count": transaction_count(other_partner),
+        "a_balances": {k: balances(partner, ours[k]) for k in ("settlement", "wallet")},
+        "a_count": transaction_count(partner),
+        "a_accounts": len(partner.get("/v1/accounts").get_json()["data"]),
+    }
+
+
+def posting_on(account: str, direction: str, amount: str = "1.00") -> dict[str, Any]:
+    return {"account_id": account, "direction": direction, "amount": money(amount)}
+
+
+# (name, method, path, body, code): "{x}" placeholders are B's ids or a missing id;
+# "{a:...}" ones are A's own.
+CROSS = [
+    ("read customer", "GET", "/v1/customers/{customer}", None, "customer_not_found"),
+    ("read account", "GET", "/v1/accounts/{wallet}", None, "account_not_found"),
+    (
+        "balance as of",
+        "GET",
+        "/v1/accounts/{wallet}/balance?as_of=" + AS_OF,
+        None,
+        "account_not_found",
+    ),
+    ("statement", "GET", "/v1/accounts/{wallet}/statement", None, "account_not_found"),
+    ("close account", "POST", "/v1/accounts/{empty}/close", None, "account_not_found"),
+    (
+        "transactions by account",
+        "GET",
+        "/v1/transactions?account_id={wallet}",
+        None,
+        "account_not_found",
+    ),
+    (
+        "transactions by customer",
+        "GET",
+        "/v1/transactions?customer_id={customer}",
+        None,
+        "customer_not_found",
+    ),
+    (
+        "accounts by customer",
+        "GET",
+        "/v1/accounts?customer_id={customer}",
+        None,
+        None,  # a filter, not a lookup: an empty list either way
+    ),
+    ("read transaction", "GET", "/v1/transactions/{posted}", None, "transaction_not_found"),
+    ("post hold in full", "POST", "/v1/transactions/{pending}/post", {}, "transaction_not_found"),
+    (
+        "post hold in part",
+        "POST",
+        "/v1/transactions/{pending}/post",
+        {"amount": money("1.00")},
+        "transaction_not_found",
+    ),
+    ("void hold", "POST", "/v1/transactions/{pending}/void", None, "transaction_not_found"),
+    ("reverse", "POST", "/v1/transactions/{posted}/reverse", {}, "transaction_not_found"),
+    (
+        "open account for their customer",
+        "POST",
+        "/v1/accounts",
+        {**ACCOUNT, "customer_id": "{customer}"},
+        "customer_not_found",
+    ),
+    (
+        "credit their account from ours",
+        "POST",
+        "/v1/transactions",
+        {"postings": [posting_on("{a:settlement}", "debit"), posting_on("{wallet}", "credit")]},
+        "account_not_found",
+    ),
+    (
+        "debit their account into ours",
+        "POST",
+        "/v1/transactions",
+        {"postings": [posting_on("{wallet}", "debit"), posting_on("{a:wallet}", "credit")]},
+        "account_not_found",
+    ),
+    (
+        "hold on their account",
+        "POST",
+        "/v1/transactions",
+        {
+            "postings": [posting_on("{wallet}", "debit"), posting_on("{a:wallet}", "credit")],
+            "pending": True,
+        },
+        "account_not_found",
+    ),
+    (
+        "capture our hold onto their account",
+        "POST",
+        "/v1/transactions/{a:pending}/post",
+        {"postings": [posting_on("{wallet}", "debit"), posting_on("{settlement}", "credit")]},
+        "validation_error",
+    ),
+]
+
+MISSING = {
+    "customer": MISSING_UUID,
+    "wallet": MISSING_ACCOUNT,
+    "settlement": MISSING_ACCOUNT + 1,
+    "empty": MISSING_ACCOUNT + 2,
+    "posted": MISSING_UUID,
+    "pending": MISSING_UUID,
+}
+
+
+def fill(template: Any, ids: dict[str, Any], ours: dict[str, Any]) -> Any:
+    """Replace "{name}" by ids[name] and "{a:name}" by ours[name], keeping ints ints."""
+    if isinstance(template, dict):
+        return {k: fill(v, ids, ours) for k, v in template.items()}
+    if isinstance(template, list):
+        return [fill(v, ids, ours) for v in template]
+    if isinstance(template, str):
+        whole = re.fullmatch(r"\{(a:)?(\w+)\}", template)
+        if whole:
+            return (ours if whole.group(1) else ids)[whole.group(2)]
+        return re.sub(
+            r"\{(a:)?(\w+)\}",
+            lambda m: str((ours if m.group(1) else ids)[m.group(2)]),
+            template,
+        )
+    return template
+
+
+def comparable(body: dict[str, Any], ids: dict[str, Any]) -> dict[str, Any]:
+    """A problem with the ids it names replaced, so B's and a missing one compare."""
+    text = body["detail"]
+    for value in ids.values():
+        text = re.sub(rf"(?<![\w-]){re.escape(str(value))}(?![\w-])", "<id>", text)
+    return {
+        "status": body["status"],
+        "code": body["code"],
+        "title": body["title"],
+        "type": body["type"],
+        "detail": text,
+        "members": sorted(body),
+    }
+
+
+@pytest.mark.parametrize(
+    ("method", "path", "body", "code"),
+    [case[1:] for case in CROSS],
+    ids=[case[0] for case in CROSS],
+)
+def test_another_partners_ids_answer_like_missing_ones_and_nothing_changes(
+    partner, other_partner, theirs, ours, method, path, body, code
+):
+    before = state(partner, other_partner, theirs, ours)
+    answers = []
+    for ids in (theirs, MISSING):
+        url, payload = fill(path, ids, ours), fill(body, ids, ours)
+        response = partner.get(url) if method == "GET" else partner.post(url, payload)
+        answers.append(response)
+    if code is None:
+        assert [r.status_code for r in answers] == [200, 200]
+        assert answers[0].get_json() == answers[1].get_json()
+    else:
+        status = 422 if code == "validation_error" else 404
+        theirs_problem = assert_problem(answers[0], status, code)
+        missing_problem = assert_problem(answers[1], status, code)
+        assert comparable(theirs_problem, theirs) == comparable(missing_problem, MISSING)
+    assert state(partner, other_partner, theirs, ours) == before
+
+
+def test_a_batch_touching_another_partners_account_is_rejected_whole(
+    partner, other_partner, theirs, ours
+):
+    before = state(partner, other_partner, theirs, ours)
+    body = {
+        "transactions": [
+            transfer_body(ours["settlement"], ours["wallet"], "1.00"),
+            transfer_body(ours["settlement"], theirs["wallet"], "1.00"),
+        ]
+    }
+    problem = assert_problem(partner.post("/v1/transactions/batch", body), 422, "batch_rejected")
+    assert [(e["index"], e["code"]) for e in problem["errors"]] == [(1, "account_not_found")]
+    assert state(partner, other_partner, theirs, ours) == before
+
+
+def test_lists_show_only_the_callers_own_rows(partner, other_partner, theirs, ours):
+    assert partner.get("/v1/customers").get_json()["data"] == []
+    ours_ids = {a["id"] for a in partner.get("/v1/accounts").get_json()["data"]}
+    assert ours_ids == {ours["settlement"], ours["wallet"]}
+    listed = {t["id"] for t in partner.get("/v1/transactions").get_json()["data"]}
+    assert listed.isdisjoint({theirs["posted"], theirs["pending"]})
+    assert len(listed) == 2
+
+
+def test_the_same_external_id_is_independent_between_partners(partner, other_partner, theirs):
+    response = partner.post("/v1/customers", CUSTOMER, key=False)
+    assert response.status_code == 201
+    assert response.get_json()["id"] != theirs["customer"]
+
+
+def test_a_replayed_response_is_never_served_to_another_partner(partner, other_partner):
+    a_settlement, a_wallet = funded_pair(partner)
+    first = partner.post("/v1/transactions", transfer_body(a_settlement, a_wallet, "3.00"), key="k")
+    second = other_partner.post(
+        "/v1/transactions", transfer_body(a_settlement, a_wallet, "3.00"), key="k"
+    )
+    assert first.status_code == 201
+    assert_problem(second, 404, "account_not_found")
+    assert "Idempotent-Replayed" not in second.headers
+    assert transaction_count(other_partner) == 0
