@@ -31,15 +31,15 @@ import json
 import multiprocessing
 import os
 import random
-import statistics
 import sys
 import time
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from dataclasses import asdict
 from datetime import UTC, datetime
 from typing import Any
 
+from _bench_common import Result, drop_database, result_of, throwaway_database
 from sqlalchemy import create_engine, make_url, text
 
 from ledger.config import normalize_database_url
@@ -51,38 +51,6 @@ from ledger.migrations import upgrade
 WALLETS = 1_000
 FUNDING_MINOR = 10**12
 TARGETS = {"single_vs_raw": 0.40, "hot_vs_single": 0.70, "batch_postings_per_second": 100_000}
-
-
-@dataclass
-class Result:
-    scenario: str
-    operations: int
-    seconds: float
-    per_second: float
-    p50_ms: float
-    p99_ms: float
-    errors: int
-
-
-def throwaway_database(url: str, run: str) -> str:
-    """A new database on the same PostgreSQL server; SQLite URLs are used as given."""
-    parsed = make_url(url)
-    if parsed.get_backend_name() != "postgresql":
-        return url
-    name = f"{parsed.database or 'ledger'}_bench_{run}"
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
-    return parsed.set(database=name).render_as_string(hide_password=False)
-
-
-def drop_database(url: str) -> None:
-    parsed = make_url(url)
-    admin = create_engine(parsed.set(database="postgres"), isolation_level="AUTOCOMMIT")
-    with admin.connect() as connection:
-        connection.execute(text(f'DROP DATABASE IF EXISTS "{parsed.database}" WITH (FORCE)'))
-    admin.dispose()
 
 
 def setup_accounts(url: str, run: str) -> tuple[int, int, list[int]]:
@@ -329,15 +297,7 @@ def run_scenario(
     latencies = sorted(latency for report in reports for latency in report[2])
     seconds = finished - started
     done = sum(share) * per_operation
-    return Result(
-        scenario=name,
-        operations=done,
-        seconds=round(seconds, 3),
-        per_second=round(done / seconds, 1),
-        p50_ms=round(statistics.median(latencies) * 1_000, 2),
-        p99_ms=round(latencies[int(len(latencies) * 0.99) - 1] * 1_000, 2),
-        errors=sum(report[3] for report in reports),
-    )
+    return result_of(name, done, seconds, latencies, sum(report[3] for report in reports))
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -16,6 +16,7 @@ from __future__ import annotations
 import argparse
 import os
 import random
+import shlex
 import subprocess
 import sys
 from pathlib import Path
@@ -54,7 +55,7 @@ def main(argv: list[str] | None = None) -> int:
         print("TEST_DATABASE_URL is not set: PostgreSQL runs are skipped", file=sys.stderr)
     command += args.pytest_args
     print(f"fuzzing with {args.examples} examples per operation, seed {seed}", flush=True)
-    print("reproduce: " + " ".join(["scripts/fuzz_api.py", *_replay_args(args, seed)]))
+    print("reproduce: " + shlex.join(["scripts/fuzz_api.py", *_replay_args(args, seed)]))
     return subprocess.call(command, cwd=ROOT, env=env)
 
 

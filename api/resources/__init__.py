@@ -27,7 +27,8 @@ ID_MAX = 2**63 - 1
 
 
 def is_id(value: str) -> bool:
-    """ASCII digits only (``str.isdigit`` also takes "²" and "١") within 64 bits."""
+    """ASCII digits within 64 bits. ``str.isdigit`` alone also takes a superscript
+    two (which ``int`` refuses) and Arabic-Indic digits (which ``int`` reads)."""
     return value.isascii() and value.isdigit() and len(value) <= 19 and int(value) <= ID_MAX
 
 

@@ -134,7 +134,7 @@ def show(principal_id: str) -> dict[str, Any]:
 
 @blp.route("/principals/<principal_id>/keys", methods=["POST"])
 @requires("admin")
-@blp.arguments(KeyCreateSchema)
+@blp.arguments(KeyCreateSchema, required=False)  # no body: an unlabelled key
 @blp.response(201, IssuedKeySchema)
 def create_key(body: dict[str, Any], principal_id: str) -> dict[str, Any]:
     """Issue an API key. The response is the only time the key is shown.

@@ -318,7 +318,7 @@ def show(transaction_id: str) -> dict[str, Any]:
 @blp.route("/transactions/<transaction_id>/post", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(CaptureSchema)
+@blp.arguments(CaptureSchema, required=False)  # no body: capture in full
 @blp.response(200, TransactionSchema)
 def capture(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
     """Post a pending transaction: in full (empty body), or in part (``amount`` or
@@ -364,7 +364,7 @@ def void(transaction_id: str) -> dict[str, Any]:
 @blp.route("/transactions/<transaction_id>/reverse", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(ReverseSchema)
+@blp.arguments(ReverseSchema, required=False)  # no body: a plain mirror image
 @blp.response(201, TransactionSchema)
 def reverse(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
     """Post the mirror image of a posted transaction (once)."""

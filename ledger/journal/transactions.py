@@ -33,6 +33,7 @@ from ledger.errors import (
     BatchRejected,
     LedgerError,
     LimitExceeded,
+    PendingExpired,
     TransactionNotPending,
     TransactionNotPosted,
     ValidationFailed,
@@ -113,6 +114,13 @@ def post_pending(
         )
     captured = _captured_legs(hold, amount_minor, postings)
     now = clock.now()
+    # The engine refuses to post an expired hold, but a partial capture voids the
+    # hold and posts a new transaction, which it would let through.
+    if hold.expires_at is not None and hold.expires_at <= now:
+        raise PendingExpired(
+            f"pending transaction {transaction_id} expired at {hold.expires_at.isoformat()}",
+            transaction_id=str(transaction_id),
+        )
     if captured is None:
         command = Command(resolves=(Resolve(transaction_id, "posted"),))
         return _one(connection, command, now).transactions[0]

@@ -89,8 +89,7 @@ def client(app: Any) -> FlaskClient:
     return app.test_client()
 
 
-@pytest.fixture
-def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> dict[str, Caller]:
+def make_callers(database: Database, client: FlaskClient, clock: FixedClock) -> dict[str, Caller]:
     """admin, partner (slug partner-a), other (a second partner, partner-b), fund_manager."""
     counter = itertools.count(1)
     wanted = (
@@ -104,9 +103,9 @@ def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> d
         made = []
         for _, slug, role in wanted:
             record = create_principal(
-                connection, slug=slug, name=slug.title(), role=role, now=api_clock.now()
+                connection, slug=slug, name=slug.title(), role=role, now=clock.now()
             )
-            issued = issue_key(connection, record.id, label="test", now=api_clock.now())
+            issued = issue_key(connection, record.id, label="test", now=clock.now())
             made.append((str(record.id), issued.secret))
         return made
 
@@ -114,6 +113,12 @@ def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> d
         name: Caller(name, role, principal_id, key, client, counter)
         for (name, _, role), (principal_id, key) in zip(wanted, database.run(work), strict=True)
     }
+
+
+@pytest.fixture
+def callers(database: Database, client: FlaskClient, api_clock: FixedClock) -> dict[str, Caller]:
+    """admin, partner (slug partner-a), other (a second partner, partner-b), fund_manager."""
+    return make_callers(database, client, api_clock)
 
 
 @pytest.fixture
@@ -175,13 +180,23 @@ def assert_problem(response: Any, status: int, code: str) -> dict[str, Any]:
     body = response.get_json()
     assert response.status_code == status, (response.status_code, body)
     assert response.mimetype == "application/problem+json", response.mimetype
-    assert PROBLEM_MEMBERS <= set(body), body
+    assert set(body) >= PROBLEM_MEMBERS, body
     assert body["status"] == status, body
     assert body["code"] == code, body
     assert body["type"].endswith("/" + code), body
     assert isinstance(body["title"], str) and body["title"], body
     assert isinstance(body["detail"], str) and body["detail"], body
     return body
+
+
+def problem_code(response: Any) -> tuple[int, str]:
+    """(status, code) of a problem response, after checking its shape; for tests that
+    compare many answers at once (``{case: problem_code(...)} == {case: (404, ...)}``)."""
+    assert response.mimetype == "application/problem+json", (response.status_code, response.data)
+    body = response.get_json()
+    assert set(body) >= PROBLEM_MEMBERS, body
+    assert body["status"] == response.status_code, body
+    return response.status_code, body["code"]
 
 
 def balances(caller: Caller, account_id: int) -> dict[str, str]:

@@ -7,7 +7,7 @@ from datetime import timedelta
 
 import pytest
 
-from tests.api.conftest import API_START, assert_problem, list_all
+from tests.api.conftest import API_START, assert_problem, list_all, problem_code
 
 START = API_START.isoformat()
 
@@ -43,11 +43,13 @@ def test_admin_creates_a_principal_of_each_role(admin, role):
     assert admin.get(f"/v1/principals/{body['id']}").get_json() == body
 
 
-@pytest.mark.parametrize(
-    "slug", ["Upper", "-leading-dash", "has space", "under_score", "dot.ted", "é", "a" * 65, ""]
-)
-def test_a_slug_must_be_lowercase_letters_digits_and_dashes(admin, slug):
-    assert_problem(create_principal(admin, slug), 422, "validation_error")
+BAD_SLUGS = ["Upper", "-leading-dash", "has space", "under_score", "dot.ted", "é", "a" * 65, ""]
+
+
+def test_a_slug_must_be_lowercase_letters_digits_and_dashes(admin):
+    answers = {slug: problem_code(create_principal(admin, slug)) for slug in BAD_SLUGS}
+    assert answers == {slug: (422, "validation_error") for slug in BAD_SLUGS}
+    assert len(list_all(admin, "/v1/principals")) == 4
 
 
 def test_a_slug_of_64_characters_is_accepted(admin):
@@ -82,20 +84,18 @@ def test_principals_are_listed_newest_first(admin):
     assert slugs == ["p-three", "p-two", "p-one", "fund-manager", "partner-b", "partner-a", "root"]
 
 
-@pytest.mark.parametrize(
-    ("role", "slugs"),
-    [
-        ("partner", ["p-new", "partner-b", "partner-a"]),
-        ("fund_manager", ["fm-new", "fund-manager"]),
-        ("admin", ["root"]),
-    ],
-)
-def test_principals_filter_by_role(admin, role, slugs):
+def test_principals_filter_by_role(admin):
     create_principal(admin, "p-new", "partner")
     create_principal(admin, "fm-new", "fund_manager")
-    body = admin.get(f"/v1/principals?role={role}").get_json()
-    assert [p["slug"] for p in body["data"]] == slugs
-    assert {p["role"] for p in body["data"]} == {role}
+    listed = {
+        role: [p["slug"] for p in admin.get(f"/v1/principals?role={role}").get_json()["data"]]
+        for role in ("partner", "fund_manager", "admin")
+    }
+    assert listed == {
+        "partner": ["p-new", "partner-b", "partner-a"],
+        "fund_manager": ["fm-new", "fund-manager"],
+        "admin": ["root"],
+    }
 
 
 def test_principals_filter_by_an_unknown_role_is_rejected(admin):
@@ -117,9 +117,11 @@ def test_principals_page_one_at_a_time_until_the_last(admin):
     assert seen == ["fund-manager", "partner-b", "partner-a", "root"]
 
 
-@pytest.mark.parametrize("limit", ["0", "1001", "-1", "x"])
-def test_principals_page_size_out_of_range_is_rejected(admin, limit):
-    assert_problem(admin.get(f"/v1/principals?limit={limit}"), 422, "validation_error")
+def test_principals_page_size_out_of_range_is_rejected(admin):
+    limits = ["0", "1001", "-1", "x"]
+    answers = {limit: problem_code(admin.get(f"/v1/principals?limit={limit}")) for limit in limits}
+    assert answers == {limit: (422, "validation_error") for limit in limits}
+    assert len(admin.get("/v1/principals?limit=1000").get_json()["data"]) == 4
 
 
 def test_principals_with_an_invalid_cursor_are_422_invalid_cursor(admin):
@@ -223,7 +225,6 @@ def test_revoking_one_key_leaves_the_principals_other_keys_working(admin, client
 UNKNOWN = str(uuid.UUID(int=12345))
 
 
-@pytest.mark.parametrize("ident", [UNKNOWN, "not-a-uuid", "12345"])
 @pytest.mark.parametrize(
     ("method", "path", "code"),
     [
@@ -233,10 +234,14 @@ UNKNOWN = str(uuid.UUID(int=12345))
         ("POST", "/v1/api-keys/{}/revoke", "api_key_not_found"),
     ],
 )
-def test_unknown_and_malformed_ids_are_404(admin, method, path, code, ident):
-    url = path.format(ident)
-    response = admin.get(url) if method == "GET" else admin.post(url, {}, key=False)
-    assert_problem(response, 404, code)
+def test_unknown_and_malformed_ids_are_404(admin, method, path, code):
+    idents = [UNKNOWN, "not-a-uuid", "12345", "%C2%B2"]
+    answers = {}
+    for ident in idents:
+        url = path.format(ident)
+        response = admin.get(url) if method == "GET" else admin.post(url, {}, key=False)
+        answers[ident] = problem_code(response)
+    assert answers == {ident: (404, code) for ident in idents}
 
 
 def test_a_principal_id_is_not_a_key_id(admin, partner):
