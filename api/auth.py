@@ -1,7 +1,16 @@
-"""Authentication (Bearer API keys), roles, and per-key rate limits."""
+"""Authentication (Bearer API keys), roles, and per-key rate limits.
+
+The key is looked up on every request (nothing is cached), so a revoked key is
+refused at once by every worker. On PostgreSQL the lookup, a single SELECT, runs
+in autocommit mode: one round trip instead of BEGIN, SELECT, COMMIT, and the
+same answer, since a statement on its own sees exactly what a READ COMMITTED
+transaction around it would.
+"""
 
 from __future__ import annotations
 
+import uuid
+import weakref
 from collections.abc import Callable
 from functools import wraps
 from typing import Any, TypeVar
@@ -12,6 +21,8 @@ from api.context import database
 from api.errors import ApiProblem
 from api.rate_limit import RateLimiter
 from ledger.access.keys import Unauthenticated, authenticate
+from ledger.access.principals import PrincipalRecord
+from ledger.db import Database
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -54,6 +65,30 @@ def _bearer_token() -> str:
     return token.strip()
 
 
+#: Per Database: the same engine (and pool) with autocommit connections, on
+#: PostgreSQL; elsewhere the Database itself (SQLite's writes begin IMMEDIATE).
+_single_statement: weakref.WeakKeyDictionary[Database, Database] = weakref.WeakKeyDictionary()
+
+
+def single_statement_database(db: Database) -> Database:
+    """Where work of one read-only statement runs: in autocommit mode on PostgreSQL,
+    so it costs one round trip (retries of dropped connections included)."""
+    runner = _single_statement.get(db)
+    if runner is None:
+        if db.dialect == "postgresql":
+            runner = Database(db.engine.execution_options(isolation_level="AUTOCOMMIT"))
+        else:
+            runner = db
+        _single_statement[db] = runner
+    return runner
+
+
+def lookup_key(token: str) -> tuple[PrincipalRecord, uuid.UUID]:
+    """The principal holding ``token`` and the key's id, checked now (Unauthenticated)."""
+    runner = single_statement_database(database())
+    return runner.run(lambda connection: authenticate(connection, token))
+
+
 def install(app: Flask, limiter: RateLimiter) -> None:
     app.extensions[RATE_LIMITER_EXTENSION] = limiter
 
@@ -65,7 +100,7 @@ def install(app: Flask, limiter: RateLimiter) -> None:
         if request.method == "OPTIONS":
             return
         token = _bearer_token()
-        principal, key_id = database().run(lambda connection: authenticate(connection, token))
+        principal, key_id = lookup_key(token)
         g.principal, g.key_id = principal, key_id
         wait = limiter.acquire(key_id)
         if wait > 0:

@@ -175,12 +175,15 @@ PROFILE_HOOKS = '''\
 enabled only while a request is handled, dumped when the worker exits."""
 import cProfile
 import os
+import time
 
 PROFILE_DIR = {directory!r}
+CLOCK = {clock!r}
 
 
 def post_fork(server, worker):
-    worker.bench_profile = cProfile.Profile()
+    timer = time.process_time if CLOCK == "cpu" else time.perf_counter
+    worker.bench_profile = cProfile.Profile(timer)
 
 
 def pre_request(worker, req):
@@ -224,9 +227,11 @@ class Server:
         log_requests: bool,
         log_path: Path,
         profile_dir: Path | None = None,
+        profile_clock: str = "wall",
     ) -> None:
         self.url, self.config, self.log_requests = url, config, log_requests
         self.log_path, self.profile_dir = log_path, profile_dir
+        self.profile_clock = profile_clock
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -249,7 +254,9 @@ class Server:
         ]
         if self.profile_dir is not None:
             hooks = self.profile_dir / "gunicorn_profile.py"
-            hooks.write_text(PROFILE_HOOKS.format(directory=str(self.profile_dir)))
+            hooks.write_text(
+                PROFILE_HOOKS.format(directory=str(self.profile_dir), clock=self.profile_clock)
+            )
             command += ["--config", str(hooks)]
         command.append("api.app:create_app()")
         env = {
@@ -534,6 +541,9 @@ PROFILE_PHASES = [
     ),
     ("  request parsing (webargs + marshmallow load)", "webargs/core.py", "parse"),
     ("  view: create (transactions.py)", "api/resources/transactions.py", "create"),
+    ("  view: create_batch (transactions.py)", "api/resources/transactions.py", "create_batch"),
+    ("    post_batch (journal)", "ledger/journal/transactions.py", "post_batch"),
+    ("    transaction_view", "api/resources/transactions.py", "transaction_view"),
     ("    require_owned_accounts", "ledger/parties/accounts.py", "require_owned_accounts"),
     ("    post_transaction (journal)", "ledger/journal/transactions.py", "post_transaction"),
     ("  response dump (marshmallow)", "marshmallow/schema.py", "dump"),
@@ -545,7 +555,7 @@ PROFILE_PHASES = [
 ]
 
 
-def profile_report(directory: Path) -> dict[str, Any]:
+def profile_report(directory: Path, clock: str) -> dict[str, Any]:
     import pstats
 
     files = sorted(str(path) for path in directory.glob("worker-*.prof"))
@@ -560,7 +570,9 @@ def profile_report(directory: Path) -> dict[str, Any]:
             if function == name and filename.endswith(suffix):
                 previous = table.get((suffix, name), (0, 0.0))
                 table[(suffix, name)] = (previous[0] + calls, previous[1] + cumulative)
-    requests = table.get(("flask/app.py", "wsgi_app"), (0, 0.0))[0]
+    # Per money-moving request: the readiness probes that also went through
+    # wsgi_app are not counted.
+    requests = table.get(("api/idempotency.py", "wrapper"), (0, 0.0))[0]
     if not requests:
         return {"error": "the profiles hold no request"}
     phases = {}
@@ -577,6 +589,7 @@ def profile_report(directory: Path) -> dict[str, Any]:
     )[:25]
     return {
         "requests": requests,
+        "clock": clock,
         "phases": phases,
         "top_own_time_ms_per_request": [
             {
@@ -596,7 +609,7 @@ def print_results(results: list[HttpResult | Any]) -> None:
     print(
         f"\n{'scenario':<40}{'ops':>8}{'seconds':>9}{'per second':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>7}{'cpu ms/req cli/srv/pg':>25}"
-        f"{'commits':>8}{'WAL B':>8}"
+        f"{'commits':>8}{'WAL B':>11}"
     )
     for result in results:
         line = (
@@ -610,7 +623,7 @@ def print_results(results: list[HttpResult | Any]) -> None:
                 f"/{result.postgres_cpu_ms_per_request:.2f}"
             )
             line += (
-                f"{cpu:>25}{result.commits_per_request:>8.2f}{result.wal_bytes_per_request:>8,.0f}"
+                f"{cpu:>25}{result.commits_per_request:>8.2f}{result.wal_bytes_per_request:>11,.0f}"
             )
         print(line)
 
@@ -648,7 +661,12 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
 
         def server(config: ServerConfig, *, logs: bool, profile: Path | None = None) -> Server:
             return Server(
-                url, config, log_requests=logs, log_path=work / "gunicorn.log", profile_dir=profile
+                url,
+                config,
+                log_requests=logs,
+                log_path=work / "gunicorn.log",
+                profile_dir=profile,
+                profile_clock=arguments.profile_clock,
             )
 
         print(f"  http single, {main.label}, {arguments.clients} clients", flush=True)
@@ -704,24 +722,30 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                         **common,
                     )
                 )
-        profile: dict[str, Any] | None = None
+        profiles: dict[str, Any] = {}
         if arguments.profile:
-            directory = Path(arguments.profile) / run
-            directory.mkdir(parents=True, exist_ok=True)
-            print(f"  profile: http single under cProfile into {directory}", flush=True)
-            with server(main, logs=False, profile=directory) as running:
-                results.append(
-                    run_http(
-                        "http single (cProfile on)",
-                        "single",
-                        running,
-                        operations=arguments.profile_transfers,
-                        clients=arguments.clients,
-                        key_prefix=f"profile-{run}",
-                        **common,
+            for kind, count in (
+                ("single", arguments.profile_transfers),
+                ("batch", arguments.profile_batches),
+            ):
+                if not count:
+                    continue
+                directory = Path(arguments.profile) / f"{run}-{kind}"
+                directory.mkdir(parents=True, exist_ok=True)
+                print(f"  profile: http {kind} under cProfile into {directory}", flush=True)
+                with server(main, logs=False, profile=directory) as running:
+                    results.append(
+                        run_http(
+                            f"http {kind} (cProfile on)",
+                            kind,
+                            running,
+                            operations=count,
+                            clients=arguments.clients if kind == "single" else 1,
+                            key_prefix=f"profile-{kind}-{run}",
+                            **{**common, "warmup": common["warmup"] if kind == "single" else 1},
+                        )
                     )
-                )
-            profile = profile_report(directory)
+                profiles[kind] = profile_report(directory, arguments.profile_clock)
 
         library_single = library_batch = None
         if arguments.library_transfers:
@@ -771,7 +795,7 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
             "run": run,
             "results": [asdict(r) for r in results],
             "figures": figures,
-            "profile": profile,
+            "profiles": profiles,
             "check": check,
         }
     finally:
@@ -856,6 +880,13 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--profile", metavar="DIR", help="cProfile the workers into DIR")
     parser.add_argument("--profile-transfers", type=int, default=3_000)
+    parser.add_argument("--profile-batches", type=int, default=4)
+    parser.add_argument(
+        "--profile-clock",
+        choices=("wall", "cpu"),
+        default="wall",
+        help="wall: where a request waits too; cpu: only what the worker computes",
+    )
     parser.add_argument("--runs", type=int, default=1, help="repeat on fresh databases")
     parser.add_argument("--json", action="store_true", help="print results as JSON too")
     parser.add_argument("--keep", action="store_true", help="keep the throwaway databases")
@@ -878,18 +909,21 @@ def main(argv: list[str] | None = None) -> int:
         note = f"  {verdict[key]} ({TARGETS[key]:,})" if key in verdict else ""
         print(f"  {key:<36}{value['median']:>12,} [{value['min']:,} - {value['max']:,}]{note}")
     for run in runs:
-        if run["profile"]:
-            print_profile(run["profile"])
+        for kind, profile in run["profiles"].items():
+            print_profile(kind, profile)
     if arguments.json:
         print(json.dumps({"runs": runs, "summary": summary, "verdicts": verdict}))
     return 0
 
 
-def print_profile(profile: dict[str, Any]) -> None:
+def print_profile(kind: str, profile: dict[str, Any]) -> None:
     if "error" in profile:
-        print(f"\nprofile: {profile['error']}")
+        print(f"\nprofile of http {kind}: {profile['error']}")
         return
-    print(f"\nprofile of {profile['requests']} requests (cProfile inflates Python time):")
+    print(
+        f"\nprofile of http {kind}, {profile['requests']} requests, per request "
+        f"({profile['clock']} time; cProfile inflates Python time):"
+    )
     for label, figures in profile["phases"].items():
         print(
             f"  {label:<52}{figures['ms_per_request']:>8.3f} ms"

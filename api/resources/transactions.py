@@ -12,13 +12,14 @@ import hashlib
 import uuid
 from typing import Any
 
+from flask import Response, jsonify
 from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import Connection
 
 from api.auth import requires
 from api.context import clock, database, principal
-from api.idempotency import idempotency_key, idempotent
+from api.idempotency import idempotency_key, idempotent, run_recorded
 from api.resources import ID_MAX, parse_cursor_uuid, parse_uuid
 from api.schemas import (
     BaseSchema,
@@ -227,7 +228,19 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
         require_owned_accounts(connection, partner.id, (p.account_id for p in spec.postings))
         return operation(connection, spec, clock=clock())
 
-    return transaction_view(database().run(work))
+    # The response is built and stored for the Idempotency-Key before the commit.
+    return run_recorded(work, _created_transaction)
+
+
+#: The response schema of ``create``, for building the response in its unit of work.
+_TRANSACTION_SCHEMA = TransactionSchema()
+
+
+def _created_transaction(record: TransactionRecord) -> Response:
+    """Exactly what ``@blp.response(201, TransactionSchema)`` makes of the view."""
+    response = jsonify(_TRANSACTION_SCHEMA.dump(transaction_view(record)))
+    response.status_code = 201
+    return response
 
 
 @blp.route("/transactions/batch", methods=["POST"])
@@ -256,13 +269,20 @@ def create_batch(body: dict[str, Any]) -> dict[str, Any]:
         # pass the checks above still go through the journal (in order, as the
         # batch would), and anything it wrote is rolled back if one item failed.
         rejected = dict(errors)
-        for index, spec in specs.items():
-            try:
-                require_owned_accounts(
-                    connection, partner.id, (p.account_id for p in spec.postings)
-                )
-            except AccountNotFound as error:
-                rejected[index] = error
+        try:  # one query for the whole batch; item by item only if one is not owned
+            require_owned_accounts(
+                connection,
+                partner.id,
+                (p.account_id for spec in specs.values() for p in spec.postings),
+            )
+        except AccountNotFound:
+            for index, spec in specs.items():
+                try:
+                    require_owned_accounts(
+                        connection, partner.id, (p.account_id for p in spec.postings)
+                    )
+                except AccountNotFound as error:
+                    rejected[index] = error
         valid = [index for index in specs if index not in rejected]
         records: list[TransactionRecord] = []
         if valid:
