@@ -32,7 +32,7 @@ from typing import Any, TypeVar
 
 from flask import Response, g, make_response, request
 from flask_smorest import Blueprint
-from sqlalchemy import Connection
+from sqlalchemy import Connection, bindparam
 from sqlalchemy.dialects.postgresql import insert as postgresql_insert
 from werkzeug.exceptions import HTTPException
 
@@ -94,6 +94,28 @@ def fingerprint() -> str:
     return hashlib.sha256(text.encode()).hexdigest()
 
 
+#: begin_request's insert of a new record, as one statement that does nothing when
+#: a record exists. Built once: constructing it per request costs more than running it.
+_CLAIM_FREE_KEY = (
+    postgresql_insert(idempotent_requests)
+    .values(
+        principal_id=bindparam("principal_id"),
+        key=bindparam("key"),
+        fingerprint=bindparam("fingerprint"),
+        state="in_flight",
+        response_status=None,
+        response_body=None,
+        created_at=bindparam("now"),
+        locked_until=bindparam("locked_until"),
+        expires_at=bindparam("expires_at"),
+    )
+    .on_conflict_do_nothing(
+        index_elements=[idempotent_requests.c.principal_id, idempotent_requests.c.key]
+    )
+    .returning(idempotent_requests.c.key)
+)
+
+
 def _claim_free_key(
     connection: Connection,
     principal_id: uuid.UUID,
@@ -106,25 +128,15 @@ def _claim_free_key(
 ) -> bool:
     """Claim ``key`` if no record holds it, as begin_request's insert would; False
     when a record exists (or is being written: the statement waits for it)."""
-    statement = (
-        postgresql_insert(idempotent_requests)
-        .values(
-            principal_id=principal_id,
-            key=key,
-            fingerprint=print_,
-            state="in_flight",
-            response_status=None,
-            response_body=None,
-            created_at=now,
-            locked_until=now + lock,
-            expires_at=now + keep,
-        )
-        .on_conflict_do_nothing(
-            index_elements=[idempotent_requests.c.principal_id, idempotent_requests.c.key]
-        )
-        .returning(idempotent_requests.c.key)
-    )
-    return connection.execute(statement).first() is not None
+    parameters = {
+        "principal_id": principal_id,
+        "key": key,
+        "fingerprint": print_,
+        "now": now,
+        "locked_until": now + lock,
+        "expires_at": now + keep,
+    }
+    return connection.execute(_CLAIM_FREE_KEY, parameters).first() is not None
 
 
 def _begin(db: Database, principal_id: uuid.UUID, key: str, print_: str) -> Replay | None:

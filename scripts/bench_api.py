@@ -1,17 +1,20 @@
 """Benchmark of the HTTP API (gunicorn, Flask, flask-smorest) against the journal beneath it.
 
     DATABASE_URL=postgresql://postgres@127.0.0.1:5432/ledger \\
-        .venv/bin/python scripts/bench_api.py [--transfers 8000] [--clients 8] [--workers 5]
+        .venv/bin/python scripts/bench_api.py [--transfers 8000] [--clients 8] [--workers 4]
 
 Each run creates a throwaway database next to DATABASE_URL (``<name>_bench_<run>``),
 migrates it, and creates directly through the library a partner principal with an
-API key, a settlement account and 1,000 funded wallets owned by the partner. Then:
+API key, a settlement account and 1,000 funded wallets owned by the partner (then
+VACUUM ANALYZE and CHECKPOINT, so the first scenario starts as settled as the
+later ones). Then:
 
 * http single   the real server (``gunicorn 'api.app:create_app()'`` on 127.0.0.1, a
-                free port, LOG_REQUESTS=0, rate limits off) and K client processes,
-                each with one keep-alive ``http.client`` connection, posting single
+                free port, sync workers, LOG_REQUESTS=0, rate limits off) and K client
+                processes, each with one keep-alive ``http.client`` connection (sync
+                workers close it after each response; it reopens), posting single
                 transfers between random wallets (POST /v1/transactions, a unique
-                Idempotency-Key each);
+                Idempotency-Key each; a replayed answer counts as an error);
 * http single (logs on)   the same with LOG_REQUESTS=1 (JSON lines to a file);
 * http batch    POST /v1/transactions/batch, 1,000 transfers (2,000 postings) each,
                 from 2 clients;
@@ -21,11 +24,15 @@ API key, a settlement account and 1,000 funded wallets owned by the partner. The
                 gthread workers with T threads each).
 
 For every HTTP scenario it reports the CPU used by the clients, gunicorn and
-PostgreSQL (from /proc) and the database commits and WAL bytes per request, so a
-figure limited by the client, or by this machine's 2 cores, is visible as such.
-``--profile DIR`` runs cProfile in every gunicorn worker (a gunicorn config file with
-pre/post-request hooks; the app is not changed) and prints where a request's time
-goes. ``--runs 3`` repeats everything on fresh databases and prints medians and
+PostgreSQL (from /proc) and the database commits and WAL bytes per request, and how
+busy the machine was (busy: our processes; others: everything else, e.g. other
+people's tests), so a figure limited by the client, by this machine's 2 cores or
+by someone else's load is visible as such.
+``--profile DIR`` profiles every gunicorn worker (a gunicorn config file with
+post-fork and pre/post-request hooks; the app is not changed): a stack sampler on
+the workers' CPU (``--profile-clock cpu``) or wall time, or cProfile
+(``--profile-mode cprofile``, with call counts), and prints where a request's
+time goes. ``--runs 3`` repeats everything on fresh databases and prints medians and
 ranges. The throwaway database is dropped at the end (``--keep`` keeps it) and the
 server is always stopped.
 
@@ -74,7 +81,12 @@ BATCH_SIZE = 1_000
 FUNDING_MINOR = 10**12
 CURRENCY = "USD"
 CORES = os.cpu_count() or 1
-DEFAULT_WORKERS = 2 * CORES + 1
+#: Sync workers. Not gunicorn's 2 x cores + 1: the server is CPU-bound and shares
+#: the cores with PostgreSQL and the clients, and on 2 cores 3 to 4 workers did as
+#: well as or better than 5, 6 or 8 (fewer context switches); 2 leave the CPU idle
+#: while they wait on PostgreSQL. gthread workers use less CPU per request
+#: (keep-alive) but left a quarter of the CPU idle (the GIL) and were not faster.
+DEFAULT_WORKERS = CORES + 2
 TARGETS = {
     "http_single_per_second": 1_000,
     "http_single_p99_ms": 50,
@@ -101,6 +113,7 @@ class HttpResult:
     postgres_cpu_ms_per_request: float = 0.0
     client_cpu_share: float = 0.0  # of the machine (all cores) over the scenario
     machine_busy_share: float = 0.0  # clients + server + postgres, of all cores
+    others_busy_share: float = 0.0  # everything else on the machine (other users' work)
     commits_per_request: float = 0.0
     wal_bytes_per_request: float = 0.0
 
@@ -158,6 +171,13 @@ def setup(url: str, run: str) -> Fixture:
     for start in range(0, len(funding), 1_000):
         database.run(lambda s, chunk=funding[start : start + 1_000]: post_batch(s, chunk))
     database.dispose()
+    # The first scenario starts from the state the later ones see: tables analyzed
+    # (not by autovacuum half-way through it) and the setup's writes checkpointed.
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as connection:
+        connection.execute(text("VACUUM ANALYZE"))
+        connection.execute(text("CHECKPOINT"))
+    engine.dispose()
     return fixture
 
 
@@ -170,9 +190,9 @@ def free_port() -> int:
         return int(probe.getsockname()[1])
 
 
-PROFILE_HOOKS = '''\
-"""gunicorn config written by scripts/bench_api.py --profile: cProfile per worker,
-enabled only while a request is handled, dumped when the worker exits."""
+CPROFILE_HOOKS = '''\
+"""gunicorn config written by scripts/bench_api.py --profile-mode cprofile: cProfile
+per worker, enabled only while a request is handled, dumped when the worker exits."""
 import cProfile
 import os
 import time
@@ -197,6 +217,73 @@ def post_request(worker, req, environ, resp):
 def worker_exit(server, worker):
     worker.bench_profile.dump_stats(os.path.join(PROFILE_DIR, f"worker-{{worker.pid}}.prof"))
 '''
+
+SAMPLER_HOOKS = '''\
+"""gunicorn config written by scripts/bench_api.py --profile-mode sample: a statistical
+profiler per worker. On a timer of the worker's CPU time (clock "cpu", ITIMER_PROF)
+or of wall time (clock "wall", ITIMER_REAL) the Python stack is recorded, weighted
+by the time since the previous sample (the kernel may fire less often than asked,
+once per scheduler tick); the totals are written when the worker exits. Far less
+overhead than cProfile, and no call counts. Nothing is counted before the
+worker's first request (importing the app)."""
+import collections
+import os
+import pickle
+import signal
+import time
+
+PROFILE_DIR = {directory!r}
+CLOCK = {clock!r}
+INTERVAL = {interval!r}
+TIMER = signal.ITIMER_PROF if CLOCK == "cpu" else signal.ITIMER_REAL
+SIGNAL = signal.SIGPROF if CLOCK == "cpu" else signal.SIGALRM
+NOW = time.process_time if CLOCK == "cpu" else time.perf_counter
+
+
+def post_fork(server, worker):
+    worker.bench_samples = collections.Counter()
+    worker.bench_requests = 0
+    worker.bench_in_request = False
+    worker.bench_last = NOW()
+
+    def sample(signum, frame):
+        now = NOW()
+        elapsed, worker.bench_last = now - worker.bench_last, now
+        if worker.bench_requests == 0:
+            return
+        if CLOCK != "cpu" and not worker.bench_in_request:
+            return  # wall clock: only time spent on a request
+        stack = []
+        while frame is not None:
+            stack.append((frame.f_code.co_filename, frame.f_code.co_name))
+            frame = frame.f_back
+        worker.bench_samples[(worker.bench_in_request, tuple(stack))] += elapsed
+
+    signal.signal(SIGNAL, sample)
+    signal.setitimer(TIMER, INTERVAL, INTERVAL)
+
+
+def pre_request(worker, req):
+    if worker.bench_requests == 0:
+        worker.bench_last = NOW()
+    worker.bench_requests += 1
+    worker.bench_in_request = True
+
+
+def post_request(worker, req, environ, resp):
+    worker.bench_in_request = False
+
+
+def worker_exit(server, worker):
+    signal.setitimer(TIMER, 0, 0)
+    path = os.path.join(PROFILE_DIR, f"worker-{{worker.pid}}.samples")
+    with open(path, "wb") as file:
+        pickle.dump(
+            {{"requests": worker.bench_requests, "samples": dict(worker.bench_samples)}},
+            file,
+        )
+'''
+SAMPLE_INTERVAL = 0.0005
 
 
 @dataclass(frozen=True)
@@ -228,10 +315,11 @@ class Server:
         log_path: Path,
         profile_dir: Path | None = None,
         profile_clock: str = "wall",
+        profile_mode: str = "sample",
     ) -> None:
         self.url, self.config, self.log_requests = url, config, log_requests
         self.log_path, self.profile_dir = log_path, profile_dir
-        self.profile_clock = profile_clock
+        self.profile_clock, self.profile_mode = profile_clock, profile_mode
         self.port = free_port()
         self.process: subprocess.Popen[bytes] | None = None
 
@@ -255,7 +343,11 @@ class Server:
         if self.profile_dir is not None:
             hooks = self.profile_dir / "gunicorn_profile.py"
             hooks.write_text(
-                PROFILE_HOOKS.format(directory=str(self.profile_dir), clock=self.profile_clock)
+                (CPROFILE_HOOKS if self.profile_mode == "cprofile" else SAMPLER_HOOKS).format(
+                    directory=str(self.profile_dir),
+                    clock=self.profile_clock,
+                    interval=SAMPLE_INTERVAL,
+                )
             )
             command += ["--config", str(hooks)]
         command.append("api.app:create_app()")
@@ -342,6 +434,27 @@ def cpu_seconds(pids: list[int]) -> float:
     return total / CLOCK_TICKS
 
 
+def speed_probe() -> float:
+    """Milliseconds of CPU for a fixed piece of pure Python (best of 5): this machine's
+    speed of the moment. Shared virtual machines drift; a run whose probe is 30%
+    slower is not comparable figure for figure with a fast one."""
+    best = float("inf")
+    for _ in range(5):
+        started = time.process_time()
+        table: dict[str, int] = {}
+        for i in range(60_000):
+            table[f"k{i % 997}"] = table.get(f"k{i % 997}", 0) + i
+        best = min(best, time.process_time() - started)
+    return round(best * 1_000, 2)
+
+
+def machine_busy_seconds() -> float:
+    """CPU time the whole machine has been busy (all cores), from /proc/stat."""
+    fields = [int(v) for v in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    idle = fields[3] + fields[4]  # idle, iowait
+    return (sum(fields[:8]) - idle) / CLOCK_TICKS
+
+
 def postgres_pids() -> list[int]:
     pids = []
     for entry in Path("/proc").iterdir():
@@ -421,12 +534,14 @@ def http_client(
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
 
-    def post(index: int) -> int:
+    def post(index: int) -> int | str:
         headers["Idempotency-Key"] = f"{key_prefix}-{index}"
         try:
             connection.request("POST", path, bodies[index], headers)
             response = connection.getresponse()
             response.read()
+            if response.getheader("Idempotent-Replayed"):  # every key is new: a bug
+                return f"{response.status} replayed"
             return response.status
         except (OSError, http.client.HTTPException):
             connection.close()
@@ -438,7 +553,8 @@ def http_client(
     barrier.wait()  # go
     cpu = time.process_time()
     started = time.perf_counter()
-    latencies, statuses = [], Counter()
+    latencies: list[float] = []
+    statuses: Counter[int | str] = Counter()
     for index in range(warmup, warmup + count):
         begin = time.perf_counter()
         statuses[post(index)] += 1
@@ -486,10 +602,12 @@ def run_http(
         process.start()
     barrier.wait()
     server_pids, pg_pids = server.pids(), postgres_pids()
-    server_cpu, pg_cpu = cpu_seconds(server_pids), cpu_seconds(pg_pids)
     commits, wal = counters.read()
+    server_cpu, pg_cpu = cpu_seconds(server_pids), cpu_seconds(pg_pids)
+    busy = machine_busy_seconds()
     barrier.wait()
     reports = [queue.get() for _ in processes]
+    busy = machine_busy_seconds() - busy
     server_cpu = cpu_seconds(server_pids) - server_cpu
     pg_cpu = cpu_seconds(pg_pids) - pg_cpu
     for process in processes:
@@ -500,7 +618,7 @@ def run_http(
     finished = max(report[1] for report in reports)
     seconds = finished - started
     latencies = sorted(latency for report in reports for latency in report[2])
-    statuses: Counter[int] = Counter()
+    statuses: Counter[int | str] = Counter()
     for report in reports:
         statuses.update(report[3])
     client_cpu = sum(report[4] for report in reports)
@@ -513,12 +631,15 @@ def run_http(
     return HttpResult(
         **asdict(base),
         requests=requests,
-        statuses={str(status): n for status, n in sorted(statuses.items())},
+        statuses={str(status): n for status, n in sorted(statuses.items(), key=str)},
         client_cpu_ms_per_request=round(client_cpu / requests * 1_000, 3),
         server_cpu_ms_per_request=round(server_cpu / requests * 1_000, 3),
         postgres_cpu_ms_per_request=round(pg_cpu / requests * 1_000, 3),
         client_cpu_share=round(client_cpu / (seconds * CORES), 3),
         machine_busy_share=round((client_cpu + server_cpu + pg_cpu) / (seconds * CORES), 3),
+        others_busy_share=round(
+            max(0.0, busy - client_cpu - server_cpu - pg_cpu) / (seconds * CORES), 3
+        ),
         commits_per_request=round((commits_after - commits) / requests, 2),
         wal_bytes_per_request=round((wal_after - wal) / requests),
     )
@@ -555,7 +676,7 @@ PROFILE_PHASES = [
 ]
 
 
-def profile_report(directory: Path, clock: str) -> dict[str, Any]:
+def cprofile_report(directory: Path, clock: str) -> dict[str, Any]:
     import pstats
 
     files = sorted(str(path) for path in directory.glob("worker-*.prof"))
@@ -590,6 +711,7 @@ def profile_report(directory: Path, clock: str) -> dict[str, Any]:
     return {
         "requests": requests,
         "clock": clock,
+        "mode": "cprofile",
         "phases": phases,
         "top_own_time_ms_per_request": [
             {
@@ -602,6 +724,53 @@ def profile_report(directory: Path, clock: str) -> dict[str, Any]:
     }
 
 
+def sample_report(directory: Path, clock: str) -> dict[str, Any]:
+    """Time per request by phase: the samples whose stack holds the phase's function."""
+    import pickle
+
+    requests = 0
+    samples: Counter[tuple[bool, tuple[tuple[str, str], ...]]] = Counter()
+    for path in directory.glob("worker-*.samples"):
+        with path.open("rb") as file:
+            dump = pickle.load(file)  # noqa: S301 - written by our own hook just now
+        requests += dump["requests"]
+        samples.update(dump["samples"])
+    if not requests or not samples:
+        return {"error": "no samples were written"}
+
+    def ms(seconds: float) -> float:
+        return round(seconds / requests * 1_000, 3)
+
+    total = sum(samples.values())
+    in_request = sum(n for (inside, _), n in samples.items() if inside)
+    phases = {
+        "worker total (incl. gunicorn accept/parse/close)": {"ms_per_request": ms(total)},
+        "in a request (pre_request .. post_request)": {"ms_per_request": ms(in_request)},
+    }
+    for label, suffix, name in PROFILE_PHASES:
+        count = sum(
+            n
+            for (_, stack), n in samples.items()
+            if any(f == name and file.endswith(suffix) for file, f in stack)
+        )
+        phases[label] = {"ms_per_request": ms(count)}
+    leaves: Counter[str] = Counter()
+    for (_, stack), n in samples.items():
+        file, function = stack[0]
+        leaves[f"{'/'.join(Path(file).parts[-2:])}:{function}"] += n
+    return {
+        "requests": requests,
+        "clock": clock,
+        "mode": "sample",
+        "samples": len(samples),
+        "phases": phases,
+        "top_own_time_ms_per_request": [
+            {"function": function, "ms": ms(n), "calls": 0.0}
+            for function, n in leaves.most_common(25)
+        ],
+    }
+
+
 # -------------------------------------------------------------------------- runner
 
 
@@ -609,7 +778,7 @@ def print_results(results: list[HttpResult | Any]) -> None:
     print(
         f"\n{'scenario':<40}{'ops':>8}{'seconds':>9}{'per second':>12}"
         f"{'p50 ms':>9}{'p99 ms':>9}{'errors':>7}{'cpu ms/req cli/srv/pg':>25}"
-        f"{'commits':>8}{'WAL B':>11}"
+        f"{'commits':>8}{'WAL B':>11}{'busy/others':>13}"
     )
     for result in results:
         line = (
@@ -624,6 +793,7 @@ def print_results(results: list[HttpResult | Any]) -> None:
             )
             line += (
                 f"{cpu:>25}{result.commits_per_request:>8.2f}{result.wal_bytes_per_request:>11,.0f}"
+                f"{result.machine_busy_share:>8.0%}/{result.others_busy_share:<4.0%}"
             )
         print(line)
 
@@ -648,9 +818,11 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
     counters: DatabaseCounters | None = None
     try:
         upgrade(url)
+        probe = speed_probe()
         print(
             f"\nrun {index + 1}/{arguments.runs} ({run}): load average "
-            f"{os.getloadavg()[0]:.2f}; {WALLETS} partner wallets + settlement",
+            f"{os.getloadavg()[0]:.2f}, speed probe {probe} ms; "
+            f"{WALLETS} partner wallets + settlement",
             flush=True,
         )
         fixture = setup(url, run)
@@ -667,6 +839,7 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                 log_path=work / "gunicorn.log",
                 profile_dir=profile,
                 profile_clock=arguments.profile_clock,
+                profile_mode=arguments.profile_mode,
             )
 
         print(f"  http single, {main.label}, {arguments.clients} clients", flush=True)
@@ -707,7 +880,7 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                         **common,
                     )
                 )
-        for spec in arguments.sweep:
+        for number, spec in enumerate(arguments.sweep):
             config = ServerConfig.parse(spec)
             print(f"  sweep: http single, {config.label}", flush=True)
             with server(config, logs=False) as running:
@@ -718,7 +891,7 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                         running,
                         operations=arguments.transfers,
                         clients=arguments.clients,
-                        key_prefix=f"sweep{spec.strip()}-{run}",
+                        key_prefix=f"sweep{number}-{run}",
                         **common,
                     )
                 )
@@ -745,7 +918,11 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                             **{**common, "warmup": common["warmup"] if kind == "single" else 1},
                         )
                     )
-                profiles[kind] = profile_report(directory, arguments.profile_clock)
+                profiles[kind] = (
+                    cprofile_report(directory, arguments.profile_clock)
+                    if arguments.profile_mode == "cprofile"
+                    else sample_report(directory, arguments.profile_clock)
+                )
 
         library_single = library_batch = None
         if arguments.library_transfers:
@@ -777,6 +954,7 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
         check = check_database(url, fixture)
         print_results(results)
         figures: dict[str, float] = {
+            "speed_probe_ms": probe,
             "http_single_per_second": single.per_second,
             "http_single_p50_ms": single.p50_ms,
             "http_single_p99_ms": single.p99_ms,
@@ -856,7 +1034,7 @@ def main(argv: list[str] | None = None) -> int:
         "--workers",
         type=int,
         default=DEFAULT_WORKERS,
-        help=f"gunicorn workers (default 2 x cores + 1 = {DEFAULT_WORKERS})",
+        help=f"gunicorn sync workers (default cores + 2 = {DEFAULT_WORKERS})",
     )
     parser.add_argument("--threads", type=int, default=1, help="> 1: gthread workers")
     parser.add_argument("--batches", type=int, default=20, help="1,000-transfer batches")
@@ -878,7 +1056,13 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="other worker counts for http single: 3,5,8 (sync) or 3x4 (gthread)",
     )
-    parser.add_argument("--profile", metavar="DIR", help="cProfile the workers into DIR")
+    parser.add_argument("--profile", metavar="DIR", help="profile the workers into DIR")
+    parser.add_argument(
+        "--profile-mode",
+        choices=("sample", "cprofile"),
+        default="sample",
+        help="sample: stack samples, little overhead; cprofile: call counts, inflated times",
+    )
     parser.add_argument("--profile-transfers", type=int, default=3_000)
     parser.add_argument("--profile-batches", type=int, default=4)
     parser.add_argument(
@@ -922,16 +1106,18 @@ def print_profile(kind: str, profile: dict[str, Any]) -> None:
         return
     print(
         f"\nprofile of http {kind}, {profile['requests']} requests, per request "
-        f"({profile['clock']} time; cProfile inflates Python time):"
+        f"({profile['clock']} time, {profile.get('mode', 'cprofile')}):"
     )
     for label, figures in profile["phases"].items():
+        calls = figures.get("calls_per_request")
         print(
             f"  {label:<52}{figures['ms_per_request']:>8.3f} ms"
-            f"{figures['calls_per_request']:>7.2f} calls"
+            + (f"{calls:>7.2f} calls" if calls is not None else "")
         )
     print("  top own time per request:")
     for item in profile["top_own_time_ms_per_request"][:15]:
-        print(f"    {item['function']:<70}{item['ms']:>8.3f} ms{item['calls']:>7.2f} calls")
+        calls = f"{item['calls']:>7.2f} calls" if profile.get("mode") == "cprofile" else ""
+        print(f"    {item['function']:<70}{item['ms']:>8.3f} ms{calls}")
 
 
 if __name__ == "__main__":
