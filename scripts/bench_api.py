@@ -18,6 +18,10 @@ later ones). Then:
 * http single (logs on)   the same with LOG_REQUESTS=1 (JSON lines to a file);
 * http batch    POST /v1/transactions/batch, 1,000 transfers (2,000 postings) each,
                 from 2 clients;
+* floor           GET /healthz (no database, no key) and GET /v1/me (the key lookup
+                only) from the same clients on the same server: what gunicorn, Flask
+                and the clients cost on this machine before any money moves, the
+                ceiling under every other HTTP figure;
 * ledger single / ledger batch   the same workloads through the library
                 (``scripts/bench_ledger.py``'s workers), for the HTTP overhead ratio;
 * ``--sweep 3,5,8,3x4``   http single again for other worker counts (``NxT``: N
@@ -504,8 +508,21 @@ def _transfer(source: int, target: int) -> dict[str, Any]:
     }
 
 
-def _bodies(kind: str, count: int, seed: int, wallets: list[int]) -> list[bytes]:
+#: Request kinds: method, path and the status that counts as success. "healthz"
+#: (no database, no key) and "me" (the key lookup only) measure the floor under the
+#: money-moving requests: what gunicorn, Flask and the clients alone cost here.
+KINDS: dict[str, tuple[str, str, int]] = {
+    "single": ("POST", "/v1/transactions", 201),
+    "batch": ("POST", "/v1/transactions/batch", 201),
+    "healthz": ("GET", "/healthz", 200),
+    "me": ("GET", "/v1/me", 200),
+}
+
+
+def _bodies(kind: str, count: int, seed: int, wallets: list[int]) -> list[bytes | None]:
     rng = random.Random(seed)
+    if kind in ("healthz", "me"):
+        return [None] * count
     if kind == "single":
         return [json.dumps(_transfer(*rng.sample(wallets, 2))).encode() for _ in range(count)]
     return [
@@ -529,7 +546,7 @@ def http_client(
     queue: Any,
 ) -> None:
     """One client: one keep-alive connection (reopened when the server closes it)."""
-    path = "/v1/transactions" if kind == "single" else "/v1/transactions/batch"
+    method, path, _expected = KINDS[kind]
     bodies = _bodies(kind, warmup + count, seed, wallets)
     connection = http.client.HTTPConnection("127.0.0.1", port, timeout=300)
     headers = {"Authorization": f"Bearer {token}", "Content-Type": "application/json"}
@@ -537,7 +554,7 @@ def http_client(
     def post(index: int) -> int | str:
         headers["Idempotency-Key"] = f"{key_prefix}-{index}"
         try:
-            connection.request("POST", path, bodies[index], headers)
+            connection.request(method, path, bodies[index], headers)
             response = connection.getresponse()
             response.read()
             if response.getheader("Idempotent-Replayed"):  # every key is new: a bug
@@ -622,7 +639,7 @@ def run_http(
     for report in reports:
         statuses.update(report[3])
     client_cpu = sum(report[4] for report in reports)
-    expected = 201
+    expected = KINDS[kind][2]
     errors = sum(n for status, n in statuses.items() if status != expected)
     requests = sum(share)
     per_operation = 2 * BATCH_SIZE if kind == "batch" else 1
@@ -866,6 +883,20 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
                 **{**common, "warmup": 1},
             )
             results.append(batch)
+            floors: dict[str, HttpResult] = {}
+            if arguments.floor:
+                for kind, label in (("healthz", "GET /healthz"), ("me", "GET /v1/me")):
+                    print(f"  floor: {label}, {arguments.clients} clients", flush=True)
+                    floors[kind] = run_http(
+                        f"floor: {label}",
+                        kind,
+                        running,
+                        operations=arguments.transfers,
+                        clients=arguments.clients,
+                        key_prefix=f"{kind}-{run}",
+                        **common,
+                    )
+                    results.append(floors[kind])
         if arguments.log_variant:
             print("  http single, request logs on", flush=True)
             with server(main, logs=True) as running:
@@ -960,6 +991,9 @@ def one_run(arguments: argparse.Namespace, index: int) -> dict[str, Any]:
             "http_single_p99_ms": single.p99_ms,
             "http_batch_postings_per_second": batch.per_second,
         }
+        for kind, floor in floors.items():
+            figures[f"floor_{kind}_per_second"] = floor.per_second
+            figures[f"floor_{kind}_p99_ms"] = floor.p99_ms
         if library_single is not None:
             figures["library_single_per_second"] = library_single.per_second
             figures["http_vs_library_single"] = round(
@@ -1049,6 +1083,12 @@ def main(argv: list[str] | None = None) -> int:
         dest="log_variant",
         action="store_false",
         help="skip http single with LOG_REQUESTS=1",
+    )
+    parser.add_argument(
+        "--no-floor",
+        dest="floor",
+        action="store_false",
+        help="skip the floor scenarios (GET /healthz, GET /v1/me)",
     )
     parser.add_argument(
         "--sweep",

@@ -161,7 +161,7 @@ def account_id_from_path(value: str) -> int:
 @blp.route("/accounts", methods=["POST"])
 @requires("partner")
 @idempotent(required=False)
-@blp.arguments(AccountCreateSchema)
+@blp.arguments(AccountCreateSchema())
 @blp.response(201, AccountSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Open an account (optionally for one of your customers)."""
@@ -181,7 +181,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/accounts", methods=["GET"])
 @requires("partner")
-@blp.arguments(AccountListArgs, location="query")
+@blp.arguments(AccountListArgs(), location="query")
 @blp.response(200, page_of(AccountSchema))
 def index(args: dict[str, Any]) -> dict[str, Any]:
     """Your accounts, newest first."""
@@ -204,7 +204,7 @@ def show(account_id: str) -> dict[str, Any]:
 
 @blp.route("/accounts/<account_id>/balance", methods=["GET"])
 @requires("partner")
-@blp.arguments(BalanceAsOfArgs, location="query")
+@blp.arguments(BalanceAsOfArgs(), location="query")
 @blp.response(200, BalanceAsOfSchema)
 def balance_as_of(args: dict[str, Any], account_id: str) -> dict[str, Any]:
     """The posted balance as of a time (by business time, effective_at)."""
@@ -221,7 +221,7 @@ def balance_as_of(args: dict[str, Any], account_id: str) -> dict[str, Any]:
 
 @blp.route("/accounts/<account_id>/statement", methods=["GET"])
 @requires("partner")
-@blp.arguments(StatementArgs, location="query")
+@blp.arguments(StatementArgs(), location="query")
 @blp.response(200, StatementSchema)
 def account_statement(args: dict[str, Any], account_id: str) -> dict[str, Any]:
     """Posted lines oldest first, each with the running balance after it."""

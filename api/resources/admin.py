@@ -100,7 +100,7 @@ def me() -> dict[str, Any]:
 @blp.route("/principals", methods=["POST"])
 @requires("admin")
 @idempotent(required=False)
-@blp.arguments(PrincipalCreateSchema)
+@blp.arguments(PrincipalCreateSchema())
 @blp.response(201, PrincipalSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Create a partner, a fund manager or another admin."""
@@ -111,7 +111,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/principals", methods=["GET"])
 @requires("admin")
-@blp.arguments(PrincipalListArgs, location="query")
+@blp.arguments(PrincipalListArgs(), location="query")
 @blp.response(200, page_of(PrincipalSchema))
 def index(args: dict[str, Any]) -> dict[str, Any]:
     """Principals, newest first."""
@@ -134,7 +134,7 @@ def show(principal_id: str) -> dict[str, Any]:
 
 @blp.route("/principals/<principal_id>/keys", methods=["POST"])
 @requires("admin")
-@blp.arguments(KeyCreateSchema, required=False)  # no body: an unlabelled key
+@blp.arguments(KeyCreateSchema(), required=False)  # no body: an unlabelled key
 @blp.response(201, IssuedKeySchema)
 def create_key(body: dict[str, Any], principal_id: str) -> dict[str, Any]:
     """Issue an API key. The response is the only time the key is shown.

@@ -66,7 +66,7 @@ def customer_view(record: CustomerRecord) -> dict[str, Any]:
 @blp.route("/customers", methods=["POST"])
 @requires("partner")
 @idempotent(required=False)
-@blp.arguments(CustomerCreateSchema)
+@blp.arguments(CustomerCreateSchema())
 @blp.response(201, CustomerSchema)
 def create(body: dict[str, Any]) -> dict[str, Any]:
     """Register a customer (409 customer_exists if the external_id is taken)."""
@@ -77,7 +77,7 @@ def create(body: dict[str, Any]) -> dict[str, Any]:
 
 @blp.route("/customers", methods=["GET"])
 @requires("partner")
-@blp.arguments(CustomerListArgs, location="query")
+@blp.arguments(CustomerListArgs(), location="query")
 @blp.response(200, page_of(CustomerSchema))
 def index(args: dict[str, Any]) -> dict[str, Any]:
     """Your customers, newest first."""

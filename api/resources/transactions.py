@@ -264,7 +264,7 @@ def _own_transaction(
 @blp.route("/transactions", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(TransactionCreateSchema)
+@blp.arguments(TransactionCreateSchema())
 @blp.response(201, TransactionSchema)
 def create(body: dict[str, Any]) -> Response:
     """Post a balanced transaction, or (``pending: true``) place a hold."""
@@ -285,7 +285,7 @@ def create(body: dict[str, Any]) -> Response:
 @blp.route("/transactions/batch", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(BatchCreateSchema)
+@blp.arguments(BatchCreateSchema())
 @blp.response(201, BatchResultSchema)
 def create_batch(body: dict[str, Any]) -> Response:
     """Post up to 1,000 transactions atomically, in order. If any fails, none is
@@ -338,7 +338,7 @@ def create_batch(body: dict[str, Any]) -> Response:
 
 @blp.route("/transactions", methods=["GET"])
 @requires("partner")
-@blp.arguments(TransactionListArgs, location="query")
+@blp.arguments(TransactionListArgs(), location="query")
 @blp.response(200, page_of(TransactionSchema))
 def index(args: dict[str, Any]) -> dict[str, Any]:
     """Your transactions, newest first."""
@@ -377,7 +377,7 @@ def show(transaction_id: str) -> dict[str, Any]:
 @blp.route("/transactions/<transaction_id>/post", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(CaptureSchema, required=False)  # no body: capture in full
+@blp.arguments(CaptureSchema(), required=False)  # no body: capture in full
 @blp.response(200, TransactionSchema)
 def capture(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
     """Post a pending transaction: in full (empty body), or in part (``amount`` or
@@ -423,7 +423,7 @@ def void(transaction_id: str) -> dict[str, Any]:
 @blp.route("/transactions/<transaction_id>/reverse", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
-@blp.arguments(ReverseSchema, required=False)  # no body: a plain mirror image
+@blp.arguments(ReverseSchema(), required=False)  # no body: a plain mirror image
 @blp.response(201, TransactionSchema)
 def reverse(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
     """Post the mirror image of a posted transaction (once)."""
