@@ -4,7 +4,21 @@ from __future__ import annotations
 
 import uuid
 
+import flask_smorest
+from webargs.flaskparser import FlaskParser
+
 from api.errors import ApiProblem
+
+
+class Blueprint(flask_smorest.Blueprint):
+    """flask-smorest's Blueprint, with unknown arguments refused everywhere.
+
+    webargs ignores unknown query parameters by default; for a financial API a
+    misspelt filter (``?stauts=pending``) must not silently widen a listing, so the
+    parser defers to each schema's ``unknown`` (BaseSchema: RAISE) in every location.
+    """
+
+    ARGUMENTS_PARSER = FlaskParser(unknown=None)
 
 
 def parse_uuid(value: str, what: str, error_code: str) -> uuid.UUID:

@@ -5,14 +5,14 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
+from sqlalchemy import Connection
 
 from api.auth import requires
 from api.context import clock, database, principal
 from api.errors import ApiProblem
 from api.idempotency import idempotent
-from api.resources import is_id, parse_cursor_int
+from api.resources import Blueprint, is_id, parse_cursor_int
 from api.schemas import (
     CURRENCY_PATTERN,
     BaseSchema,
@@ -31,6 +31,7 @@ from ledger.journal.models import ACCOUNT_TYPES
 from ledger.limits import ACCOUNT_NAME_LENGTH_MAX, PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
 from ledger.parties import (
     PartnerAccountSpec,
+    get_customer,
     get_owned_account,
     list_owned_accounts,
     open_partner_account,
@@ -187,9 +188,14 @@ def index(args: dict[str, Any]) -> dict[str, Any]:
     """Your accounts, newest first."""
     partner = principal()
     after = parse_cursor_int(args.pop("starting_after", None))
-    owned, more = database().run(
-        lambda c: list_owned_accounts(c, partner.id, starting_after=after, **args)
-    )
+
+    def read(connection: Connection) -> tuple[list[OwnedAccount], bool]:
+        if args.get("customer_id") is not None:
+            # Another partner's customer answers 404, as on every other path.
+            get_customer(connection, partner.id, args["customer_id"])
+        return list_owned_accounts(connection, partner.id, starting_after=after, **args)
+
+    owned, more = database().run(read)
     return page([account_view(o) for o in owned], more)
 
 

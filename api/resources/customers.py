@@ -4,13 +4,12 @@ from __future__ import annotations
 
 from typing import Any
 
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 
 from api.auth import requires
 from api.context import clock, database, principal
 from api.idempotency import idempotent
-from api.resources import parse_cursor_uuid, parse_uuid
+from api.resources import Blueprint, parse_cursor_uuid, parse_uuid
 from api.schemas import BaseSchema, PageArgs, Timestamp, page, page_of
 from ledger.limits import EXTERNAL_ID_LENGTH_MAX, FULL_NAME_LENGTH_MAX
 from ledger.parties import CUSTOMER_KINDS, CustomerRecord, create_customer, get_customer

@@ -14,14 +14,13 @@ from datetime import datetime
 from typing import Any
 
 from flask import Response, jsonify
-from flask_smorest import Blueprint
 from marshmallow import fields, validate
 from sqlalchemy import Connection
 
 from api.auth import requires
 from api.context import clock, database, principal
 from api.idempotency import idempotency_key, idempotent, run_recorded
-from api.resources import ID_MAX, parse_cursor_uuid, parse_uuid
+from api.resources import ID_MAX, Blueprint, parse_cursor_uuid, parse_uuid
 from api.schemas import (
     BaseSchema,
     MoneySchema,
@@ -223,11 +222,15 @@ def transaction_json(record: TransactionRecord) -> dict[str, Any]:
     }
 
 
-def _created(body: dict[str, Any]) -> Response:
-    """A 201 with ``body`` as ``@blp.response`` would send it (``jsonify``)."""
+def _json(body: dict[str, Any], status: int) -> Response:
+    """``body`` with ``status`` as ``@blp.response`` would send it (``jsonify``)."""
     response = jsonify(body)
-    response.status_code = 201
+    response.status_code = status
     return response
+
+
+def _created(body: dict[str, Any]) -> Response:
+    return _json(body, 201)
 
 
 def _postings(items: list[dict[str, Any]]) -> tuple[PostingSpec, ...]:
@@ -379,7 +382,7 @@ def show(transaction_id: str) -> dict[str, Any]:
 @idempotent(required=True)
 @blp.arguments(CaptureSchema(), required=False)  # no body: capture in full
 @blp.response(200, TransactionSchema)
-def capture(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
+def capture(body: dict[str, Any], transaction_id: str) -> Response:
     """Post a pending transaction: in full (empty body), or in part (``amount`` or
     ``postings``). Returns the transaction carrying the posted amounts."""
     partner = principal()
@@ -401,14 +404,16 @@ def capture(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
             connection, tid, amount_minor=amount_minor, postings=legs, clock=clock()
         )
 
-    return transaction_view(database().run(work))
+    # Recorded with the capture: a retry after a crash replays it instead of
+    # answering transaction_not_pending for a capture that did happen.
+    return run_recorded(work, lambda record: _json(transaction_json(record), 200))
 
 
 @blp.route("/transactions/<transaction_id>/void", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
 @blp.response(200, TransactionSchema)
-def void(transaction_id: str) -> dict[str, Any]:
+def void(transaction_id: str) -> Response:
     """Release a hold; nothing of it is posted."""
     partner = principal()
     tid = parse_uuid(transaction_id, "transaction", "transaction_not_found")
@@ -417,7 +422,7 @@ def void(transaction_id: str) -> dict[str, Any]:
         _own_transaction(connection, partner.client_id, tid)
         return void_pending(connection, tid, clock=clock())
 
-    return transaction_view(database().run(work))
+    return run_recorded(work, lambda record: _json(transaction_json(record), 200))
 
 
 @blp.route("/transactions/<transaction_id>/reverse", methods=["POST"])
@@ -425,7 +430,7 @@ def void(transaction_id: str) -> dict[str, Any]:
 @idempotent(required=True)
 @blp.arguments(ReverseSchema(), required=False)  # no body: a plain mirror image
 @blp.response(201, TransactionSchema)
-def reverse(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
+def reverse(body: dict[str, Any], transaction_id: str) -> Response:
     """Post the mirror image of a posted transaction (once)."""
     partner, key = principal(), idempotency_key()
     tid = parse_uuid(transaction_id, "transaction", "transaction_not_found")
@@ -443,4 +448,4 @@ def reverse(body: dict[str, Any], transaction_id: str) -> dict[str, Any]:
             clock=clock(),
         )
 
-    return transaction_view(database().run(work))
+    return run_recorded(work, lambda record: _created(transaction_json(record)))

@@ -558,13 +558,28 @@ def test_accounts_filter(partner, book):
         "status=closed": ["closed"],
         "status=open": ["tjs", "rub_customer_2", "usd", "rub_customer"],
         "status=open&currency=RUB": ["rub_customer_2", "rub_customer"],
-        "customer_id=" + str(uuid.UUID(int=5)): [],
     }
     listed = {
         query: account_ids(partner.get("/v1/accounts?" + query.format(customer=book["customer"])))
         for query in expected
     }
     assert listed == {q: [book[name] for name in names] for q, names in expected.items()}
+
+
+def test_filtering_accounts_by_an_unknown_or_foreign_customer_is_not_found(
+    partner, other_partner, book
+):
+    missing = partner.get(f"/v1/accounts?customer_id={uuid.UUID(int=5)}")
+    foreign = other_partner.get(f"/v1/accounts?customer_id={book['customer']}")
+    assert problem_code(missing) == (404, "customer_not_found")
+    assert problem_code(foreign) == (404, "customer_not_found")
+
+
+def test_an_unknown_query_parameter_is_refused_not_ignored(partner, book):
+    # A misspelt filter must not silently return the unfiltered list.
+    response = partner.get("/v1/accounts?stauts=closed")
+    assert problem_code(response) == (422, "validation_error")
+    assert "stauts" in str(response.get_json()["errors"])
 
 
 def test_a_bad_account_filter_is_a_validation_error(partner):

@@ -379,8 +379,12 @@ def test_another_partners_ids_read_like_missing_ones(partner, other_partner, the
     assert answers == expected
 
 
-def test_filtering_accounts_by_another_partners_customer_finds_nothing(partner, theirs):
-    assert partner.get(f"/v1/accounts?customer_id={theirs['customer']}").get_json()["data"] == []
+def test_filtering_accounts_by_another_partners_customer_is_like_a_missing_one(partner, theirs):
+    foreign = partner.get(f"/v1/accounts?customer_id={theirs['customer']}")
+    missing = partner.get(f"/v1/accounts?customer_id={MISSING['customer']}")
+    assert comparable(assert_problem(foreign, 404, "customer_not_found"), theirs) == comparable(
+        assert_problem(missing, 404, "customer_not_found"), MISSING
+    )
 
 
 @pytest.mark.parametrize("name", list(CROSS_WRITES))

@@ -242,6 +242,39 @@ def test_retrying_a_reversal_replays_it(partner):
     assert transaction_count(partner) == 2
 
 
+class WorkerDied(Exception):
+    """Stands for a worker killed after its unit of work committed."""
+
+
+@pytest.mark.parametrize("action", ["post", "void"])
+def test_a_capture_or_void_whose_answer_was_lost_is_replayed_not_refused(
+    partner, monkeypatch, action
+):
+    # The response is stored in the same database transaction as the capture or
+    # void. Were it stored afterwards, a failure in between would forget the
+    # claim and the retry would run again and answer transaction_not_pending.
+    import api.idempotency
+
+    settlement, wallet = funded_pair(partner)
+    fund(partner, settlement, wallet, "10.00")
+    pending = partner.post(
+        "/v1/transactions", transfer_body(wallet, settlement, "1.00", pending=True)
+    ).get_json()
+    real = api.idempotency.make_response
+
+    def dies_once(*args):
+        monkeypatch.setattr(api.idempotency, "make_response", real)
+        raise WorkerDied
+
+    monkeypatch.setattr(api.idempotency, "make_response", dies_once)
+    path = f"/v1/transactions/{pending['id']}/{action}"
+    assert problem_code(partner.post(path, key=f"{action}-lost")) == (500, "internal_error")
+    retry = partner.post(path, key=f"{action}-lost")
+    assert retry.status_code == 200, retry.get_json()
+    assert retry.headers["Idempotent-Replayed"] == "true"
+    assert retry.get_json()["status"] == ("posted" if action == "post" else "voided")
+
+
 # -------------------------------------------------------------------- in flight
 
 
