@@ -11,6 +11,8 @@ Variables (default, meaning):
 * IDEMPOTENCY_LOCK_SECONDS (60): after this, a request still in flight is presumed dead
   and its key may be taken over.
 * LOG_REQUESTS (1): one JSON line per request on stderr; 0 switches it off.
+* QUOTE_TTL_SECONDS (900), RESERVATION_TTL_SECONDS (86400), FX_RATE_MAX_AGE_DAYS (3):
+  the remittance flow's time limits (see ledger.remittance.policy).
 
 A ``postgresql://`` or ``postgres://`` URL is taken to mean the psycopg 3 driver.
 """
@@ -43,6 +45,9 @@ class Settings:
     idempotency_keep_hours: int = 48
     idempotency_lock_seconds: int = 60
     log_requests: bool = True
+    quote_ttl_seconds: int = 900
+    reservation_ttl_seconds: int = 86_400
+    fx_rate_max_age_days: int = 3
 
     def __post_init__(self) -> None:
         if self.idempotency_keep_hours < 24:
@@ -51,6 +56,10 @@ class Settings:
             raise ValueError("RATE_LIMIT_PER_SECOND must be >= 0 and RATE_LIMIT_BURST >= 1")
         if self.max_request_bytes < 1_024:
             raise ValueError("MAX_REQUEST_BYTES must be at least 1024")
+        if self.quote_ttl_seconds < 1 or self.reservation_ttl_seconds < 1:
+            raise ValueError("QUOTE_TTL_SECONDS and RESERVATION_TTL_SECONDS must be positive")
+        if self.fx_rate_max_age_days < 0:
+            raise ValueError("FX_RATE_MAX_AGE_DAYS must be zero or more")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -65,6 +74,9 @@ class Settings:
             idempotency_keep_hours=int(env.get("IDEMPOTENCY_KEEP_HOURS", "48")),
             idempotency_lock_seconds=int(env.get("IDEMPOTENCY_LOCK_SECONDS", "60")),
             log_requests=env.get("LOG_REQUESTS", "1") != "0",
+            quote_ttl_seconds=int(env.get("QUOTE_TTL_SECONDS", "900")),
+            reservation_ttl_seconds=int(env.get("RESERVATION_TTL_SECONDS", "86400")),
+            fx_rate_max_age_days=int(env.get("FX_RATE_MAX_AGE_DAYS", "3")),
         )
 
 

@@ -29,7 +29,21 @@ change meaning) and a ``details`` dict of plain JSON values. Unexpected failures
     ├── InsufficientFunds           insufficient_funds
     ├── AmountExceedsPending        amount_exceeds_pending
     ├── BalanceOverflow             balance_overflow
-    └── BatchRejected               batch_rejected   (errors by item index)
+    ├── BatchRejected               batch_rejected   (errors by item index)
+    │
+    │   remittances (ledger.remittance)
+    ├── NotFound: CorridorNotFound corridor_not_found, QuoteNotFound quote_not_found,
+    │   RemittanceNotFound remittance_not_found, ImportNotFound import_not_found
+    ├── Conflict: CorridorExists corridor_exists, FxRateConflict fx_rate_conflict,
+    │   QuoteAlreadyUsed quote_already_used, RemittanceExists remittance_exists,
+    │   RemittanceNotReserved remittance_not_reserved, LimitBelowUsage limit_below_usage
+    ├── ValidationFailed: ReceiveAmountMismatch receive_amount_mismatch
+    ├── CorridorNotServed           corridor_not_served
+    ├── StaleRate                   stale_rate
+    ├── QuoteExpired                quote_expired
+    ├── RemittanceExpired           remittance_expired
+    ├── LiquidityNotConfigured      liquidity_not_configured
+    └── InsufficientFunds: InsufficientLiquidity  insufficient_liquidity
 """
 
 from __future__ import annotations
@@ -160,3 +174,89 @@ class BatchRejected(LedgerError):
             f"{self.errors[first].message}",
             errors=[{"index": index, **error.as_dict()} for index, error in self.errors.items()],
         )
+
+
+# ------------------------------------------------------------------ remittances
+
+
+class CorridorNotFound(NotFound):
+    code = "corridor_not_found"
+
+
+class QuoteNotFound(NotFound):
+    code = "quote_not_found"
+
+
+class RemittanceNotFound(NotFound):
+    code = "remittance_not_found"
+
+
+class ImportNotFound(NotFound):
+    code = "import_not_found"
+
+
+class CorridorExists(Conflict):
+    code = "corridor_exists"
+
+
+class FxRateConflict(Conflict):
+    """A mid-rate for that day, pair and source exists with another value. Quotes
+    were priced on it, so it is never overwritten."""
+
+    code = "fx_rate_conflict"
+
+
+class QuoteAlreadyUsed(Conflict):
+    code = "quote_already_used"
+
+
+class RemittanceExists(Conflict):
+    """The partner reference is taken by a remittance with other content."""
+
+    code = "remittance_exists"
+
+
+class RemittanceNotReserved(Conflict):
+    code = "remittance_not_reserved"
+
+
+class LimitBelowUsage(Conflict):
+    """An overdraft limit (a net debit cap) lower than what is already drawn."""
+
+    code = "limit_below_usage"
+
+
+class ReceiveAmountMismatch(ValidationFailed):
+    code = "receive_amount_mismatch"
+
+
+class CorridorNotServed(LedgerError):
+    """The partner has no price on the corridor."""
+
+    code = "corridor_not_served"
+
+
+class StaleRate(LedgerError):
+    """No reference mid-rate recent enough: a quote never uses a stale one silently."""
+
+    code = "stale_rate"
+
+
+class QuoteExpired(LedgerError):
+    code = "quote_expired"
+
+
+class RemittanceExpired(LedgerError):
+    code = "remittance_expired"
+
+
+class LiquidityNotConfigured(LedgerError):
+    """The partner has no settlement account in the currency."""
+
+    code = "liquidity_not_configured"
+
+
+class InsufficientLiquidity(InsufficientFunds):
+    """The partner's available liquidity plus its net debit cap does not cover it."""
+
+    code = "insufficient_liquidity"

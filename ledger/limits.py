@@ -63,3 +63,38 @@ API_KEY_SECRET_BYTES = 32
 #: Customers: the minimum personal data, bounded.
 EXTERNAL_ID_LENGTH_MAX = 100
 FULL_NAME_LENGTH_MAX = 200
+
+#: Remittances.
+PARTNER_REFERENCE_LENGTH_MAX = 100
+RATE_SOURCE_LENGTH_MAX = 32
+REASON_LENGTH_MAX = 200
+
+#: Digits after the point of a reference mid-rate (central banks publish four to
+#: six; 12 leaves room for inverse rates such as KGS per UZS) and its largest value
+#: (1 unit of one currency buys at most a billion of another).
+RATE_DECIMALS_MAX = 12
+RATE_VALUE_MAX = 10**9
+
+#: Decimal places of an FX margin (a fraction: 0.004 is 0.4%).
+MARGIN_DECIMALS_MAX = 6
+
+#: Fee tiers in one schedule.
+FEE_TIERS_MAX = 20
+
+#: Rates loaded in one call (a day's rates for every pair and source fit easily).
+RATES_PER_LOAD_MAX = 10_000
+
+#: Rows of one bulk remittance file, and rows posted per unit of work while
+#: importing it (one journal batch; a failed row is reported, the rest retried).
+IMPORT_ROWS_MAX = 1_000_000
+IMPORT_CHUNK_ROWS = 1_000
+
+#: Rejected rows listed in a stored import report (the counts are always complete;
+#: the CLI writes every rejected row to a file).
+IMPORT_REPORT_REJECTIONS_MAX = 1_000
+
+#: Remittance reservations voided per expiry batch.
+REMITTANCE_EXPIRY_BATCH_SIZE = 500
+
+#: Days of a settlement statement in one request.
+STATEMENT_DAYS_MAX = 366

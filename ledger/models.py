@@ -3,15 +3,31 @@
 from ledger.access.models import ApiKey, IdempotentRequest, Principal
 from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEntry, Transaction
 from ledger.parties.models import Customer, PartnerAccount
+from ledger.remittance.models import (
+    Corridor,
+    CorridorPricing,
+    FxRate,
+    PartnerLiquidity,
+    Quote,
+    Remittance,
+    RemittanceImport,
+)
 
 __all__ = [
     "Account",
     "ApiKey",
+    "Corridor",
+    "CorridorPricing",
     "Customer",
+    "FxRate",
     "IdempotentRequest",
     "PartnerAccount",
+    "PartnerLiquidity",
     "Posting",
     "Principal",
+    "Quote",
+    "Remittance",
+    "RemittanceImport",
     "Seal",
     "SealHead",
     "SealQueueEntry",

@@ -7,7 +7,7 @@ a SQLAlchemy Core ``Connection`` inside the caller's unit of work and never comm
     record = database.run(lambda connection: post_transaction(connection, spec))
 """
 
-from ledger.journal.accounts import close_account, open_account
+from ledger.journal.accounts import close_account, open_account, set_overdraft_limit
 from ledger.journal.audit import check_invariants
 from ledger.journal.fx import Rate, conversion_spec, ensure_position_account
 from ledger.journal.queries import (
@@ -74,6 +74,7 @@ __all__ = [
     "reverse_transaction",
     "seal_all",
     "seal_batch",
+    "set_overdraft_limit",
     "statement",
     "trial_balance",
     "verify_chain",

@@ -18,6 +18,7 @@ from ledger.errors import (
     AccountCodeTaken,
     AccountNotEmpty,
     AccountNotFound,
+    LimitBelowUsage,
     ValidationFailed,
 )
 from ledger.journal import balance, queries, storage
@@ -146,5 +147,50 @@ def close_account(connection: Connection, account_id: int, *, now: datetime) -> 
         )
     connection.execute(
         update(accounts).where(accounts.c.id == account_id).values(closed_at=ensure_utc(now))
+    )
+    return queries.get_account(connection, account_id)
+
+
+def set_overdraft_limit(
+    connection: Connection, account_id: int, overdraft_limit_minor: int
+) -> AccountRecord:
+    """Change the limit of an account that allows a limited overdraft (a partner's
+    net debit cap). A limit below what is already drawn is refused
+    (LimitBelowUsage), so no balance is ever below its floor.
+
+    The row is locked like a posting locks it: no hold can slip in between the
+    check and the change (and the balance floor CHECK re-checks it anyway).
+    """
+    if (
+        not isinstance(overdraft_limit_minor, int)
+        or isinstance(overdraft_limit_minor, bool)
+        or not 0 <= overdraft_limit_minor <= AMOUNT_MINOR_MAX
+    ):
+        raise ValidationFailed(
+            "overdraft limit must be a non-negative 64-bit integer of minor units",
+            field="overdraft_limit_minor",
+        )
+    rows = storage.store_for(connection).read_accounts([account_id], lock=True)
+    if not rows:
+        raise AccountNotFound(f"account {account_id} does not exist", account_id=account_id)
+    row = rows[0]
+    if not row.allow_overdraft or row.overdraft_limit_minor is None:
+        raise ValidationFailed(
+            f"account {account_id} does not have a limited overdraft to change",
+            field="overdraft_limit_minor",
+        )
+    available = balance.available(Totals.of(row), normal_side(row.type))
+    if available < -overdraft_limit_minor:
+        raise LimitBelowUsage(
+            f"account {account_id} already draws {-available} below zero; the limit cannot "
+            f"be {overdraft_limit_minor}",
+            account_id=account_id,
+            available_minor=available,
+            overdraft_limit_minor=overdraft_limit_minor,
+        )
+    connection.execute(
+        update(accounts)
+        .where(accounts.c.id == account_id)
+        .values(overdraft_limit_minor=overdraft_limit_minor)
     )
     return queries.get_account(connection, account_id)

@@ -182,6 +182,51 @@ def posted_balance_as_of(connection: Connection, account_id: int, as_of: datetim
     return int(total)
 
 
+def posted_balance_before(connection: Connection, account_id: int, before: datetime) -> int:
+    """Posted balance (normal direction) of postings effective strictly before ``before``:
+    the opening balance of a period that starts at ``before``."""
+    require_aware(before, "before")
+    account = get_account(connection, account_id)
+    total = connection.execute(
+        select(func.coalesce(func.sum(_signed(account.type)), 0))
+        .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
+        .where(
+            postings.c.account_id == account_id,
+            postings.c.effective_at < before,
+            transactions.c.status == "posted",
+        )
+    ).scalar_one()
+    return int(total)
+
+
+def posted_postings_between(
+    connection: Connection, account_id: int, start: datetime, end: datetime
+) -> list[PostingRecord]:
+    """The account's posted postings effective in ``[start, end)``, oldest first."""
+    require_aware(start, "start")
+    require_aware(end, "end")
+    rows = connection.execute(
+        select(
+            postings.c.transaction_id,
+            postings.c.leg,
+            postings.c.account_id,
+            postings.c.direction,
+            postings.c.amount_minor,
+            postings.c.currency,
+            postings.c.effective_at,
+        )
+        .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
+        .where(
+            postings.c.account_id == account_id,
+            postings.c.effective_at >= start,
+            postings.c.effective_at < end,
+            transactions.c.status == "posted",
+        )
+        .order_by(postings.c.effective_at, postings.c.transaction_id, postings.c.leg)
+    )
+    return [PostingRecord(*row) for row in rows]
+
+
 def _encode_cursor(effective_at: datetime, transaction_id: uuid.UUID, leg: int) -> str:
     raw = f"{effective_at.isoformat()}|{transaction_id}|{leg}".encode()
     return base64.urlsafe_b64encode(raw).decode().rstrip("=")

@@ -18,13 +18,25 @@ Conventions (World Bank Remittance Prices Worldwide, which SDG 10.c measures):
   percentage is ``total / send x 100`` from the unrounded figures, reported to
   two decimals half-even.
 
+* A partner that priced a remittance itself gives the fee and the applied rate
+  (:func:`price_explicit`): the receive amount follows the same rule, the margin
+  is ``1 - applied / mid`` against the day's reference mid-rate, and the fee in
+  the total cost is the fee charged (there is no unrounded one).
+
+Arithmetic runs with 80 significant digits (``ARITHMETIC_PRECISION``): a 19-digit
+amount times a rate with 12 decimals is exact, so the only roundings are the
+named ones above.
+
 Every function here takes and returns plain values; the database is elsewhere.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal
+from decimal import ROUND_DOWN, ROUND_HALF_EVEN, ROUND_HALF_UP, ROUND_UP, Decimal, localcontext
+from functools import wraps
+from typing import ParamSpec, TypeVar
 
 from ledger.errors import InvalidAmount, ValidationFailed
 from ledger.money import from_minor, round_to_minor
@@ -33,6 +45,22 @@ FEE_ROUNDING = ROUND_HALF_UP
 RECEIVE_ROUNDING = ROUND_DOWN
 PERCENT_PLACES = Decimal("0.01")
 HUNDRED = Decimal(100)
+ARITHMETIC_PRECISION = 80
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _exact(function: Callable[P, R]) -> Callable[P, R]:
+    """Run ``function`` with enough digits that products of amounts and rates are exact."""
+
+    @wraps(function)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        with localcontext() as context:
+            context.prec = ARITHMETIC_PRECISION
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 @dataclass(frozen=True)
@@ -75,6 +103,7 @@ class FeeSchedule:
                 chosen = tier
         return chosen
 
+    @_exact
     def exact_fee(self, send_minor: int) -> Decimal:
         """The fee in major units before rounding (clamped to min and max)."""
         tier = self.tier_for(send_minor)
@@ -86,6 +115,7 @@ class FeeSchedule:
             fee = min(fee, from_minor(self.maximum_minor, self.currency))
         return fee
 
+    @_exact
     def fee_minor(self, send_minor: int) -> int:
         return round_to_minor(self.exact_fee(send_minor), self.currency, FEE_ROUNDING)
 
@@ -114,6 +144,7 @@ class Price:
         return self.send_minor + self.fee_minor
 
 
+@_exact
 def applied_rate(mid_rate: Decimal, margin: Decimal) -> Decimal:
     if mid_rate <= 0:
         raise ValidationFailed("a mid-rate is positive", field="mid_rate")
@@ -122,6 +153,7 @@ def applied_rate(mid_rate: Decimal, margin: Decimal) -> Decimal:
     return mid_rate * (1 - margin)
 
 
+@_exact
 def price_send(
     send_minor: int,
     *,
@@ -156,10 +188,11 @@ def price_send(
         receive_minor=receive_minor,
         fx_margin_cost=margin_cost,
         total_cost=total,
-        total_cost_percent=(total / send * HUNDRED).quantize(PERCENT_PLACES, ROUND_HALF_EVEN),
+        total_cost_percent=_percent(total, send),
     )
 
 
+@_exact
 def price_receive(
     receive_minor: int,
     *,
@@ -186,3 +219,52 @@ def price_receive(
     )
     assert price.receive_minor >= receive_minor
     return price
+
+
+def _percent(total: Decimal, send: Decimal) -> Decimal:
+    return (total / send * HUNDRED).quantize(PERCENT_PLACES, ROUND_HALF_EVEN)
+
+
+@_exact
+def price_explicit(
+    send_minor: int,
+    *,
+    fee_minor: int,
+    applied_rate: Decimal,
+    mid_rate: Decimal,
+    send_currency: str,
+    receive_currency: str,
+) -> Price:
+    """Price a remittance whose fee and applied rate the partner set itself.
+
+    The margin against the reference mid-rate may be negative (a promotional rate
+    better than mid): the cost then is below the fee, as it really is.
+    """
+    if send_minor <= 0:
+        raise InvalidAmount("a send amount is positive", field="send_amount")
+    if fee_minor < 0:
+        raise InvalidAmount("a fee is zero or positive", field="fee")
+    if mid_rate <= 0:
+        raise ValidationFailed("a mid-rate is positive", field="mid_rate")
+    if applied_rate <= 0:
+        raise ValidationFailed("an applied rate is positive", field="rate")
+    send = from_minor(send_minor, send_currency)
+    receive_minor = round_to_minor(send * applied_rate, receive_currency, RECEIVE_ROUNDING)
+    if receive_minor <= 0:
+        raise InvalidAmount(
+            f"{send} {send_currency} buys nothing in {receive_currency}", field="send_amount"
+        )
+    margin_cost = send * (mid_rate - applied_rate) / mid_rate
+    total = from_minor(fee_minor, send_currency) + margin_cost
+    return Price(
+        send_currency=send_currency,
+        receive_currency=receive_currency,
+        send_minor=send_minor,
+        fee_minor=fee_minor,
+        mid_rate=mid_rate,
+        applied_rate=applied_rate,
+        receive_minor=receive_minor,
+        fx_margin_cost=margin_cost,
+        total_cost=total,
+        total_cost_percent=_percent(total, send),
+    )
