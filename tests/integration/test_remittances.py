@@ -59,7 +59,9 @@ def quote(world: World, send: int | None = None, receive: int | None = None, cod
 
 def reserve(world: World, request):
     return world.run(
-        lambda c: reserve_remittance(c, world.partner, request, now=world.clock.now(), policy=POLICY)
+        lambda c: reserve_remittance(
+            c, world.partner, request, now=world.clock.now(), policy=POLICY
+        )
     )
 
 
@@ -72,7 +74,9 @@ def complete(world: World, remittance_id):
 def positions(world: World) -> tuple[int, int]:
     def read(c):
         now = world.clock.now()
-        return ensure_position_account(c, "RUB", now=now), ensure_position_account(c, "TJS", now=now)
+        return ensure_position_account(c, "RUB", now=now), ensure_position_account(
+            c, "TJS", now=now
+        )
 
     return world.run(read)
 
