@@ -27,7 +27,7 @@ import io
 import uuid
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, time, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal
+from decimal import ROUND_DOWN, Decimal
 from typing import Any, Literal
 
 from sqlalchemy import Connection, insert, select, update
@@ -257,7 +257,8 @@ def position_of(
     reserved = balances.posted_minor - balances.available_minor
     used = max(0, -balances.available_minor)
     if cap > 0:
-        percent = (Decimal(used) * 100 / Decimal(cap)).quantize(Decimal("0.01"), ROUND_HALF_EVEN)
+        # Rounded down: the figure never shows the threshold before it is reached.
+        percent = (Decimal(used) * 100 / Decimal(cap)).quantize(Decimal("0.01"), ROUND_DOWN)
         alarm = used * 100 >= accounts.alarm_threshold_percent * cap
     else:
         percent = None
