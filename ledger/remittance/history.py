@@ -43,7 +43,7 @@ def _month_start(day: date) -> date:
     return date(day.year, day.month, 1)
 
 
-def _months_back(month: date, count: int) -> list[date]:
+def months_back(month: date, count: int) -> list[date]:
     """``count`` month starts ending with ``month``, oldest first."""
     result = []
     year, number = month.year, month.month
@@ -61,7 +61,7 @@ def summarize(
     """Summarize ``(day, amount_minor)`` inflows over the window ending at ``as_of``."""
     if months < 1:
         raise ValueError("the window has at least one month")
-    window = _months_back(_month_start(as_of), months)
+    window = months_back(_month_start(as_of), months)
     first = window[0]
     counts = dict.fromkeys(window, 0)
     amounts = dict.fromkeys(window, 0)
