@@ -271,6 +271,7 @@ class Lookups:
         self._rates: dict[tuple[str, str, str, date], RateRecord | LedgerError] = {}
         self._liquidity: dict[str, LiquidityAccounts | LedgerError] = {}
         self._positions: dict[str, int] = {}
+        self._rate_sources: dict[str, str] = {}
         self._existing: dict[str, RemittanceRecord | None] = {}
 
     # -- prefetching (bulk import)
@@ -407,6 +408,16 @@ class Lookups:
         if isinstance(found, LedgerError):
             raise found
         return found
+
+    def rate_source(self, code: str) -> str:
+        """The mid-rate source of the partner's price on the corridor, or the default."""
+        if code not in self._rate_sources:
+            try:
+                pricing = current_pricing(self.connection, self.partner.id, code, at=self.now)
+                self._rate_sources[code] = pricing.rate_source
+            except CorridorNotServed:
+                self._rate_sources[code] = DEFAULT_RATE_SOURCE
+        return self._rate_sources[code]
 
     def liquidity(self, currency: str) -> LiquidityAccounts:
         if currency not in self._liquidity:
@@ -608,13 +619,7 @@ def prepare(lookups: Lookups, request: RemittanceRequest) -> Prepared:
 
 
 def _rate_source(lookups: Lookups, code: str) -> str:
-    """The mid-rate source of the partner's price on the corridor, or the default."""
-    try:
-        return current_pricing(
-            lookups.connection, lookups.partner.id, code, at=lookups.now
-        ).rate_source
-    except CorridorNotServed:
-        return DEFAULT_RATE_SOURCE
+    return lookups.rate_source(code)
 
 
 #: The mid-rate source for remittances a partner priced itself on a corridor it set
