@@ -14,7 +14,18 @@ from api.context import CLOCK_EXTENSION, DATABASE_EXTENSION, SETTINGS_EXTENSION
 from api.errors import problem, register_error_handlers
 from api.openapi import create_api
 from api.rate_limit import RateLimiter
-from api.resources import accounts, admin, customers, transactions
+from api.resources import (
+    accounts,
+    admin,
+    corridors,
+    customers,
+    fx_rates,
+    liquidity,
+    quotes,
+    remittances,
+    reports,
+    transactions,
+)
 from ledger.clock import Clock, SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database
@@ -73,7 +84,18 @@ def create_app(
     auth.install(app, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst))
 
     api = create_api(app)
-    for module in (admin, customers, accounts, transactions):
+    for module in (
+        admin,
+        customers,
+        accounts,
+        transactions,
+        corridors,
+        fx_rates,
+        quotes,
+        remittances,
+        liquidity,
+        reports,
+    ):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())
     register_error_handlers(app)  # after Api: replaces its HTTPException handler

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+from datetime import timedelta
+
 from flask import current_app, g
 
 from ledger.access.principals import PrincipalRecord
 from ledger.clock import Clock
 from ledger.config import Settings
 from ledger.db import Database
+from ledger.remittance.policy import RemittancePolicy
 
 DATABASE_EXTENSION = "ledger.database"
 CLOCK_EXTENSION = "ledger.clock"
 SETTINGS_EXTENSION = "ledger.settings"
+POLICY_EXTENSION = "ledger.remittance_policy"
 
 
 def database() -> Database:
@@ -29,3 +33,16 @@ def settings() -> Settings:
 def principal() -> PrincipalRecord:
     """The authenticated caller (routes other than health and docs always have one)."""
     return g.principal  # type: ignore[no-any-return]
+
+
+def policy() -> RemittancePolicy:
+    """The remittance time limits, from the settings (built once per app)."""
+    found = current_app.extensions.get(POLICY_EXTENSION)
+    if found is None:
+        config = settings()
+        found = current_app.extensions[POLICY_EXTENSION] = RemittancePolicy(
+            quote_ttl=timedelta(seconds=config.quote_ttl_seconds),
+            reservation_ttl=timedelta(seconds=config.reservation_ttl_seconds),
+            rate_max_age_days=config.fx_rate_max_age_days,
+        )
+    return found  # type: ignore[no-any-return]

@@ -20,6 +20,9 @@ from ledger.money import from_minor, to_minor
 AMOUNT_PATTERN = r"^(0|[1-9][0-9]{0,18})(\.[0-9]{1,18})?$"
 SIGNED_AMOUNT_PATTERN = r"^-?(0|[1-9][0-9]{0,18})(\.[0-9]{1,18})?$"
 CURRENCY_PATTERN = r"^[A-Z]{3}$"
+#: A rate or a fraction as a decimal string: "0.1192", "90", "0.004".
+DECIMAL_PATTERN = r"^(0|[1-9][0-9]{0,9})(\.[0-9]{1,18})?$"
+COUNTRY_PATTERN = r"^[A-Z]{2}$"
 
 
 class BaseSchema(Schema):
@@ -140,3 +143,27 @@ def page(items: list[dict[str, Any]], has_more: bool, cursor_key: str = "id") ->
         "has_more": has_more,
         "next_cursor": str(items[-1][cursor_key]) if has_more and items else None,
     }
+
+
+def DecimalString(**kwargs: Any) -> fields.String:  # noqa: N802  (a field factory)
+    """A non-negative decimal as a string (rates, margins): a JSON number is refused,
+    so no float ever enters; the domain bounds its places."""
+    metadata = {"example": "0.1192", **kwargs.pop("metadata", {})}
+    return fields.String(
+        validate=validate.Regexp(DECIMAL_PATTERN, error="must be a decimal string"),
+        metadata=metadata,
+        **kwargs,
+    )
+
+
+def Country(**kwargs: Any) -> fields.String:  # noqa: N802  (a field factory)
+    return fields.String(
+        validate=validate.Regexp(COUNTRY_PATTERN, error="must be an ISO 3166-1 alpha-2 code"),
+        metadata={"example": "TJ"},
+        **kwargs,
+    )
+
+
+def decimal_text(value: Any) -> str | None:
+    """A Decimal as plain text for a response (never an exponent, never a float)."""
+    return None if value is None else format(value, "f")

@@ -48,6 +48,10 @@ class Caller:
         idem = f"test-{next(self._keys)}" if key is True else (key or None)
         return self.client.post(path, json=json, headers=self.headers(idem), **kwargs)
 
+    def put(self, path: str, json: Any = None, *, key: str | bool | None = False, **kwargs: Any):
+        idem = f"test-{next(self._keys)}" if key is True else (key or None)
+        return self.client.put(path, json=json, headers=self.headers(idem), **kwargs)
+
 
 @pytest.fixture
 def api_clock() -> FixedClock:
