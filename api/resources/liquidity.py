@@ -192,6 +192,7 @@ def _statement(partner_id: uuid.UUID, currency: str, args: dict[str, Any]) -> An
 
 STATEMENT_RESPONSES = {
     "200": {
+        "description": "the statement: JSON, or CSV with format=csv",
         "content": {
             "text/csv": {
                 "schema": {"type": "string"},

@@ -43,6 +43,34 @@ PRINCIPAL = {"slug": "someone-new", "name": "Someone", "role": "partner"}
 CUSTOMER = {"external_id": "c-1", "full_name": "Farrukh R", "country": "TJ", "kind": "migrant"}
 ACCOUNT = {"name": "Wallet", "type": "liability", "currency": "RUB"}
 TRANSFER = transfer_body(MISSING_ACCOUNT, MISSING_ACCOUNT + 1, "1.00")
+MISSING_CORRIDOR = "ZZ-ZZZ-ZZ-ZZZ"
+MISSING_CURRENCY = "ZZZ"
+PERIOD = "from=2026-11-01&to=2026-11-02"
+CORRIDOR = {
+    "send_country": "RU",
+    "send_currency": "RUB",
+    "receive_country": "TJ",
+    "receive_currency": "TJS",
+}
+PRICE = {
+    "tiers": [{"from_amount": money("0.00"), "fixed": money("0.00"), "percentage": "0.01"}],
+    "fx_margin": "0.004",
+}
+RATES = {
+    "rates": [
+        {"date": "2026-11-02", "source": "cbr", "base": "RUB", "quote": "TJS", "mid_rate": "0.12"}
+    ]
+}
+REMITTANCE = {
+    "partner_reference": "R-1",
+    "corridor": MISSING_CORRIDOR,
+    "sender": {"name": "A", "country": "RU"},
+    "beneficiary": {"customer_id": MISSING_UUID},
+    "send_amount": money("100.00"),
+    "fee": money("1.00"),
+    "rate": "0.12",
+}
+ANY = ("admin", "partner", "fund_manager")
 
 # (method, path, body, roles allowed, status and code for an allowed role)
 ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
@@ -125,6 +153,115 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
         404,
         "transaction_not_found",
     ),
+    # remittances (issue 4)
+    ("POST", "/v1/corridors", CORRIDOR, ("admin",), 201, None),
+    ("GET", "/v1/corridors", None, ANY, 200, None),
+    ("GET", f"/v1/corridors/{MISSING_CORRIDOR}", None, ANY, 404, "corridor_not_found"),
+    (
+        "PUT",
+        f"/v1/corridors/{MISSING_CORRIDOR}/pricing",
+        PRICE,
+        ("partner",),
+        404,
+        "corridor_not_found",
+    ),
+    (
+        "GET",
+        f"/v1/corridors/{MISSING_CORRIDOR}/pricing",
+        None,
+        ("partner",),
+        404,
+        "corridor_not_found",
+    ),
+    ("POST", "/v1/fx-rates", RATES, ("admin",), 201, None),
+    ("GET", "/v1/fx-rates", None, ANY, 200, None),
+    (
+        "POST",
+        "/v1/quotes",
+        {"corridor": MISSING_CORRIDOR, "send_amount": money("1.00")},
+        ("partner",),
+        404,
+        "corridor_not_found",
+    ),
+    ("GET", f"/v1/quotes/{MISSING_UUID}", None, ("partner",), 404, "quote_not_found"),
+    ("POST", "/v1/remittances", REMITTANCE, ("partner",), 404, "corridor_not_found"),
+    ("GET", "/v1/remittances", None, ("partner",), 200, None),
+    ("GET", f"/v1/remittances/{MISSING_UUID}", None, ("partner",), 404, "remittance_not_found"),
+    (
+        "POST",
+        f"/v1/remittances/{MISSING_UUID}/complete",
+        None,
+        ("partner",),
+        404,
+        "remittance_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/remittances/{MISSING_UUID}/fail",
+        {"reason": "x"},
+        ("partner",),
+        404,
+        "remittance_not_found",
+    ),
+    (
+        "GET",
+        f"/v1/customers/{MISSING_UUID}/remittance-history",
+        None,
+        ("partner",),
+        404,
+        "customer_not_found",
+    ),
+    ("POST", "/v1/remittance-imports", None, ("partner",), 415, "unsupported_media_type"),
+    (
+        "GET",
+        f"/v1/remittance-imports/{MISSING_UUID}",
+        None,
+        ("partner",),
+        404,
+        "import_not_found",
+    ),
+    ("GET", "/v1/liquidity", None, ("partner",), 200, None),
+    (
+        "GET",
+        f"/v1/liquidity/{MISSING_CURRENCY}/statement?{PERIOD}",
+        None,
+        ("partner",),
+        422,
+        "liquidity_not_configured",
+    ),
+    (
+        "GET",
+        f"/v1/partners/{MISSING_UUID}/liquidity",
+        None,
+        ("admin", "fund_manager"),
+        404,
+        "principal_not_found",
+    ),
+    (
+        "PUT",
+        f"/v1/partners/{MISSING_UUID}/liquidity/{MISSING_CURRENCY}",
+        {"net_debit_cap": money("1.00", MISSING_CURRENCY)},
+        ("admin",),
+        422,
+        "unknown_currency",
+    ),
+    (
+        "POST",
+        f"/v1/partners/{MISSING_UUID}/liquidity/{MISSING_CURRENCY}/adjustments",
+        {"kind": "top_up", "amount": money("1.00", MISSING_CURRENCY), "reference": "T"},
+        ("admin",),
+        422,
+        "unknown_currency",
+    ),
+    (
+        "GET",
+        f"/v1/partners/{MISSING_UUID}/liquidity/{MISSING_CURRENCY}/statement?{PERIOD}",
+        None,
+        ("admin", "fund_manager"),
+        404,
+        "principal_not_found",
+    ),
+    ("GET", f"/v1/reports/corridor-costs?{PERIOD}", None, ANY, 200, None),
 ]
 
 ROLES = ["admin", "partner", "fund_manager", None]
@@ -132,12 +269,16 @@ ROLES = ["admin", "partner", "fund_manager", None]
 
 def _id(endpoint: tuple) -> str:
     method, path = endpoint[0], endpoint[1].split("?")[0]
-    return f"{method} {path.replace(MISSING_UUID, '{id}').replace(str(MISSING_ACCOUNT), '{id}')}"
+    for missing in (MISSING_UUID, str(MISSING_ACCOUNT), MISSING_CORRIDOR, MISSING_CURRENCY):
+        path = path.replace(missing, "{id}")
+    return f"{method} {path}"
 
 
 def call(client, method: str, path: str, body: Any, headers: dict[str, str]):
     if method == "GET":
         return client.get(path, headers=headers)
+    if method == "PUT":
+        return client.put(path, json=body, headers=headers)
     return client.post(path, json=body, headers=headers)
 
 

@@ -143,3 +143,15 @@ def test_admin_operations_conform_to_the_schema(
     aim(case, admin_rows)
     headers = {"Authorization": f"Bearer {admin.key}"}
     case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+
+@schema.include(path_regex=r"^/v1/(corridors|fx-rates|partners/|reports/)").parametrize()
+@FUZZ
+def test_remittance_administration_conforms_to_the_schema(
+    case: Any, app: Any, admin: Caller, partner: Caller
+) -> None:
+    """Corridors, mid-rates, partners' liquidity and reports as an administrator, with
+    about half the partner ids pointed at a real partner."""
+    aim(case, {"partner_id": [partner.id]})
+    headers = {"Authorization": f"Bearer {admin.key}"}
+    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
