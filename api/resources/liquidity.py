@@ -199,7 +199,7 @@ STATEMENT_RESPONSES = {
                 "example": "date,currency,opening,remittances_count,remittances,fees,"
                 "adjustments,closing\n",
             }
-        }
+        },
     }
 }
 
