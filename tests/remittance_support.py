@@ -19,7 +19,7 @@ from ledger.remittance.liquidity import adjust_liquidity, configure_liquidity, l
 from ledger.remittance.policy import RemittancePolicy
 from ledger.remittance.pricing import FeeSchedule, FeeTier
 from ledger.remittance.rates import RateInput, load_rates
-from ledger.remittance.remittances import RemittanceRequest
+from ledger.remittance.records import RemittanceRequest
 
 TJ = "RU-RUB-TJ-TJS"
 UZ = "RU-RUB-UZ-UZS"

@@ -42,9 +42,8 @@ from ledger.remittance.imports import get_import, import_remittances, text_lines
 from ledger.remittance.inflows import HISTORY_MONTHS_MAX, remittance_history
 from ledger.remittance.models import REMITTANCE_STATUSES
 from ledger.remittance.rates import parse_mid_rate
+from ledger.remittance.records import RemittanceRecord, RemittanceRequest
 from ledger.remittance.remittances import (
-    RemittanceRecord,
-    RemittanceRequest,
     complete_remittance,
     fail_remittance,
     get_remittance,

@@ -53,14 +53,10 @@ from ledger.limits import (
 from ledger.money import to_minor
 from ledger.remittance.models import RemittanceImport
 from ledger.remittance.policy import RemittancePolicy
+from ledger.remittance.preparation import Lookups, Prepared, prepare
 from ledger.remittance.rates import parse_mid_rate
-from ledger.remittance.remittances import (
-    Lookups,
-    Prepared,
-    RemittanceRequest,
-    prepare,
-    record_completed,
-)
+from ledger.remittance.records import RemittanceRequest
+from ledger.remittance.remittances import record_completed
 
 imports_table = RemittanceImport.__table__
 
