@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from datetime import timedelta
-
 from flask import current_app, g
 
 from ledger.access.principals import PrincipalRecord
@@ -39,10 +37,6 @@ def policy() -> RemittancePolicy:
     """The remittance time limits, from the settings (built once per app)."""
     found = current_app.extensions.get(POLICY_EXTENSION)
     if found is None:
-        config = settings()
-        found = current_app.extensions[POLICY_EXTENSION] = RemittancePolicy(
-            quote_ttl=timedelta(seconds=config.quote_ttl_seconds),
-            reservation_ttl=timedelta(seconds=config.reservation_ttl_seconds),
-            rate_max_age_days=config.fx_rate_max_age_days,
-        )
+        found = RemittancePolicy.from_settings(settings())
+        current_app.extensions[POLICY_EXTENSION] = found
     return found  # type: ignore[no-any-return]

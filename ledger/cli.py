@@ -11,13 +11,27 @@ ledger create-admin-key [--slug admin] [--name NAME] [--label LABEL]
                       the key is printed once and stored only as a hash
 ledger purge-idempotency
                       delete idempotency records past their expiry
+ledger import-rates FILE.csv
+                      load reference mid-rates (header date,source,base,quote,mid_rate);
+                      all or nothing, every bad line named
+ledger import-remittances --partner SLUG FILE.csv [--rejections OUT.csv]
+                      import a partner's completed remittances with a progress bar;
+                      rejected rows (line, reference, code, message) to OUT.csv
+ledger expire-remittances
+                      void remittance reservations past their expiry, and drop expired
+                      quotes no remittance used (older than a day)
 """
 
 from __future__ import annotations
 
 import argparse
+import csv
 import sys
+import time
 from collections.abc import Sequence
+from datetime import timedelta
+from pathlib import Path
+from typing import TextIO
 
 from sqlalchemy import Connection
 
@@ -34,9 +48,14 @@ from ledger.config import Settings
 from ledger.db import create_database
 from ledger.errors import LedgerError, ValidationFailed
 from ledger.journal import check_invariants, expire_holds, seal_all, trial_balance, verify_chain
-from ledger.limits import EXPIRY_BATCH_SIZE
+from ledger.limits import EXPIRY_BATCH_SIZE, REMITTANCE_EXPIRY_BATCH_SIZE
 from ledger.migrations import upgrade
 from ledger.money import format_minor
+from ledger.remittance.imports import import_remittances
+from ledger.remittance.policy import RemittancePolicy
+from ledger.remittance.quotes import purge_expired_quotes
+from ledger.remittance.rates import load_rates, parse_rates_csv
+from ledger.remittance.remittances import expire_remittances
 
 
 def _migrate(settings: Settings) -> int:
@@ -135,6 +154,111 @@ def _purge_idempotency(settings: Settings) -> int:
     return 0
 
 
+def _import_rates(settings: Settings, arguments: argparse.Namespace) -> int:
+    database = create_database(settings=settings)
+    try:
+        with open(arguments.file, encoding="utf-8-sig", newline="") as file:
+            rates = parse_rates_csv(file.read())
+        result = database.run(lambda c: load_rates(c, rates, now=SystemClock().now()))
+    except LedgerError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        for line in error.details.get("errors", []):
+            print(f"  line {line['line']}: {line['code']}: {line['message']}", file=sys.stderr)
+        return 1
+    print(f"loaded {result.inserted} rate(s); {result.unchanged} already there unchanged")
+    return 0
+
+
+class ProgressBar:
+    """Rows done out of the file's rows, on stderr: redrawn in place on a terminal,
+    a line per tenth otherwise (logs stay readable)."""
+
+    WIDTH = 30
+
+    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+        self.total, self.stream = max(total, 1), stream or sys.stderr
+        self.started = time.monotonic()
+        self.interactive = self.stream.isatty()
+        self.shown_tenths = -1
+
+    def __call__(self, done: int) -> None:
+        share = min(done / self.total, 1.0)
+        elapsed = max(time.monotonic() - self.started, 1e-9)
+        text = (
+            f"[{'#' * int(share * self.WIDTH):<{self.WIDTH}}] {done:,} / {self.total:,} rows "
+            f"({done / elapsed:,.0f} rows/s)"
+        )
+        if self.interactive:
+            self.stream.write("\r" + text)
+            if done >= self.total:
+                self.stream.write("\n")
+        elif int(share * 10) > self.shown_tenths:
+            self.shown_tenths = int(share * 10)
+            self.stream.write(text + "\n")
+        self.stream.flush()
+
+
+def _import_remittances(settings: Settings, arguments: argparse.Namespace) -> int:
+    database = create_database(settings=settings)
+    policy = RemittancePolicy.from_settings(settings)
+    try:
+        partner = database.run(lambda c: get_principal_by_slug(c, arguments.partner))
+        if partner.role != "partner":
+            raise ValidationFailed(f"{arguments.partner!r} is a {partner.role}, not a partner")
+        with open(arguments.file, encoding="utf-8-sig", newline="") as file:
+            rows = max(sum(1 for _ in file) - 1, 0)
+        with open(arguments.file, encoding="utf-8-sig", newline="") as file:
+            report = import_remittances(
+                database,
+                partner,
+                file,
+                filename=Path(arguments.file).name,
+                now=SystemClock().now(),
+                policy=policy,
+                on_progress=ProgressBar(rows),
+            )
+    except LedgerError as error:
+        print(f"error: {error.message}", file=sys.stderr)
+        return 1
+    print(
+        f"import {report.id}: {report.rows_total} row(s): {report.accepted} accepted, "
+        f"{report.duplicates} already imported, {report.rejected} rejected"
+    )
+    if arguments.rejections and report.rejections:
+        with open(arguments.rejections, "w", encoding="utf-8", newline="") as out:
+            writer = csv.writer(out)
+            writer.writerow(["line", "partner_reference", "code", "message"])
+            for rejection in report.rejections:
+                writer.writerow(
+                    [rejection.line, rejection.partner_reference, rejection.code, rejection.message]
+                )
+        print(f"rejected rows written to {arguments.rejections}")
+    else:
+        for rejection in report.rejections[:20]:
+            print(
+                f"  line {rejection.line} ({rejection.partner_reference}): "
+                f"{rejection.code}: {rejection.message}",
+                file=sys.stderr,
+            )
+        if report.rejected > 20:
+            print(f"  ... {report.rejected - 20} more (--rejections FILE)", file=sys.stderr)
+    return 0 if report.rejected == 0 else 2
+
+
+def _expire_remittances(settings: Settings) -> int:
+    database = create_database(settings=settings)
+    now = SystemClock().now()
+    total = 0
+    while True:
+        expired = database.run(lambda c: expire_remittances(c, now=now))
+        total += len(expired)
+        if len(expired) < REMITTANCE_EXPIRY_BATCH_SIZE:
+            break
+    dropped = database.run(lambda c: purge_expired_quotes(c, now=now, older_than=timedelta(days=1)))
+    print(f"expired {total} remittance reservation(s); dropped {dropped} stale quote(s)")
+    return 0
+
+
 COMMANDS = {
     "migrate": _migrate,
     "seal": _seal,
@@ -143,19 +267,33 @@ COMMANDS = {
     "check": _check,
     "trial-balance": _trial_balance,
     "purge-idempotency": _purge_idempotency,
+    "expire-remittances": _expire_remittances,
 }
 #: Commands that take the parsed arguments as well.
-COMMANDS_WITH_ARGUMENTS = {"create-admin-key": _create_admin_key}
+COMMANDS_WITH_ARGUMENTS = {
+    "create-admin-key": _create_admin_key,
+    "import-rates": _import_rates,
+    "import-remittances": _import_remittances,
+}
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(
         prog="ledger", description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
-    parser.add_argument("command", choices=sorted({*COMMANDS, *COMMANDS_WITH_ARGUMENTS}))
-    parser.add_argument("--slug", default="admin", help="create-admin-key: the admin's slug")
-    parser.add_argument("--name", default="Administrator", help="create-admin-key: its name")
-    parser.add_argument("--label", default="cli", help="create-admin-key: the key's label")
+    commands = parser.add_subparsers(dest="command", required=True, metavar="command")
+    for name in sorted(COMMANDS):
+        commands.add_parser(name)
+    admin_key = commands.add_parser("create-admin-key")
+    admin_key.add_argument("--slug", default="admin", help="the admin's slug")
+    admin_key.add_argument("--name", default="Administrator", help="its name, if created")
+    admin_key.add_argument("--label", default="cli", help="the key's label")
+    rates = commands.add_parser("import-rates")
+    rates.add_argument("file", help="CSV: date,source,base,quote,mid_rate")
+    remittances = commands.add_parser("import-remittances")
+    remittances.add_argument("--partner", required=True, help="the partner's slug")
+    remittances.add_argument("file", help="CSV of completed remittances (see README)")
+    remittances.add_argument("--rejections", help="write rejected rows to this CSV file")
     arguments = parser.parse_args(argv)
     settings = Settings.from_environment()
     if arguments.command in COMMANDS_WITH_ARGUMENTS:

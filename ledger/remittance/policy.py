@@ -15,6 +15,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import timedelta
 
+from ledger.config import Settings
 from ledger.remittance.rates import DEFAULT_RATE_MAX_AGE_DAYS
 
 
@@ -29,3 +30,11 @@ class RemittancePolicy:
             raise ValueError("quote and reservation lifetimes are positive")
         if self.rate_max_age_days < 0:
             raise ValueError("FX_RATE_MAX_AGE_DAYS is zero or more")
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> RemittancePolicy:
+        return cls(
+            quote_ttl=timedelta(seconds=settings.quote_ttl_seconds),
+            reservation_ttl=timedelta(seconds=settings.reservation_ttl_seconds),
+            rate_max_age_days=settings.fx_rate_max_age_days,
+        )
