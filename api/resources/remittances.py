@@ -224,7 +224,8 @@ def remittance_view(record: RemittanceRecord) -> dict[str, Any]:
 
 def _detail(connection: Any, record: RemittanceRecord) -> dict[str, Any]:
     view = remittance_view(record)
-    view["transaction"] = transaction_json(get_transaction(connection, record.transaction_id))
+    transaction = record.transaction or get_transaction(connection, record.transaction_id)
+    view["transaction"] = transaction_json(transaction)
     return view
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from ledger.journal import (
     PostingSpec,
+    TransactionRecord,
     credit,
     debit,
 )
@@ -96,6 +97,8 @@ class RemittanceRecord:
     resolved_at: datetime | None
     failure_reason: str | None
     replayed: bool = field(default=False, compare=False)
+    #: The journal transaction as the command left it (None when read from storage).
+    transaction: TransactionRecord | None = field(default=None, compare=False, repr=False)
 
     @property
     def charged_minor(self) -> int:
@@ -103,7 +106,11 @@ class RemittanceRecord:
         return self.send_minor + self.fee_minor
 
 
-_COLUMNS = tuple(name for name in RemittanceRecord.__dataclass_fields__ if name != "replayed")
+_COLUMNS = tuple(
+    name
+    for name in RemittanceRecord.__dataclass_fields__
+    if name not in ("replayed", "transaction")
+)
 
 
 def values_of(record: RemittanceRecord) -> dict[str, Any]:

@@ -247,7 +247,7 @@ def reserve_remittance(
         expires_at=expires_at,
     )
     connection.execute(insert(remittances).values(**values_of(record)))
-    return record
+    return replace(record, transaction=hold)
 
 
 def _reservation_expiry(
@@ -314,8 +314,8 @@ def complete_remittance(
     """Pay out: post the reservation in full."""
     record = _locked(connection, partner_id, remittance_id)
     _require_reserved(record, now)
-    post_pending(connection, record.transaction_id, clock=FixedClock(now))
-    return _resolve(connection, record, "completed", now)
+    posted = post_pending(connection, record.transaction_id, clock=FixedClock(now))
+    return replace(_resolve(connection, record, "completed", now), transaction=posted)
 
 
 def fail_remittance(
