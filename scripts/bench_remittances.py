@@ -249,7 +249,9 @@ def flow_client(
     connection.close()
 
 
-def run_flows(url: str, fixture: dict[str, Any], arguments: argparse.Namespace, work: Path):
+def run_flows(
+    url: str, fixture: dict[str, Any], arguments: argparse.Namespace, work: Path
+) -> dict[str, Any]:
     context = multiprocessing.get_context("fork")
     clients = arguments.clients
     barrier, queue = context.Barrier(clients + 1), context.Queue()

@@ -1,17 +1,21 @@
-"""Seed demo data: principals with API keys, partners' customers and accounts, and a
-realistic month of remittances, all through the ledger's own functions.
+"""Seed demo data: principals with API keys, corridors, partners' prices and liquidity,
+daily mid-rates, beneficiaries, and four months of remittances sent the way partners
+send them (quote, reservation, payout), all through the ledger's own functions.
 
-Safe to run again: principals, customers and accounts are found by slug,
-external id and code; transactions carry idempotency keys (scoped to their
-partner), so a second run replays instead of duplicating. API keys are written
-to ``var/demo-keys.json`` (name -> role and key; the database keeps only hashes);
-when that file is missing or its keys no longer work, the demo keys are revoked
-and issued afresh.
+Safe to run again: corridors, prices, liquidity and customers are found before they
+are made; rates are loaded idempotently; remittances carry fixed partner references
+and are skipped when they exist. Every run also loads the mid-rates of today and
+yesterday (deterministic per day), so quotes work on the day the demo starts. API
+keys are written to ``var/demo-keys.json`` (name -> role and key; the database keeps
+only hashes); when that file is missing or its keys no longer work, the demo keys are
+revoked and issued afresh.
 
-Figures (../shared/context/facts.md): typical tickets about USD 195 to
-Tajikistan, USD 418 to Uzbekistan, USD 536 to Kyrgyzstan; fees around 1.5% (the
-cheapest Russia-Tajikistan offers). Rates are rounded approximations of 2025
-mid-rates, labelled "demo" as their source: illustrative, not market data.
+Figures (../shared/context/facts.md): tickets about USD 195 to Tajikistan, USD 418 to
+Uzbekistan, USD 536 to Kyrgyzstan; costs from the cheapest Russia-Tajikistan offers
+(about 1.5%) to an operator above the SDG's 5% ceiling, so the cost report shows both
+flags; senders skip months (remittances are seasonal and irregular). Mid-rates are
+rounded approximations of 2025 rates with a small daily wobble, labelled with the
+central bank's code as their source: illustrative, not market data.
 """
 
 from __future__ import annotations
@@ -22,8 +26,8 @@ import random
 import sys
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
-from decimal import ROUND_DOWN, ROUND_HALF_EVEN, Decimal
+from datetime import UTC, date, datetime, timedelta
+from decimal import ROUND_DOWN, Decimal
 from pathlib import Path
 
 from sqlalchemy import Connection
@@ -37,35 +41,57 @@ from ledger.access import (
     list_keys,
     revoke_key,
 )
-from ledger.clock import FixedClock, SystemClock
+from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database
-from ledger.errors import AccountNotFound, LedgerError
-from ledger.journal import (
-    Rate,
-    TransactionSpec,
-    conversion_spec,
-    credit,
-    debit,
-    get_account_by_code,
-    post_batch,
-    post_transaction,
-    seal_all,
-)
-from ledger.money import from_minor, round_to_minor, to_minor
-from ledger.parties import (
-    PartnerAccountSpec,
-    create_customer,
-    list_customers,
-    open_partner_account,
-)
+from ledger.errors import CorridorExists, CorridorNotServed, LedgerError, LiquidityNotConfigured
+from ledger.journal import seal_all
+from ledger.money import round_to_minor, to_minor
+from ledger.parties import create_customer, list_customers
 from ledger.parties.customers import CustomerExists
+from ledger.remittance.corridors import create_corridor, current_pricing, set_pricing
+from ledger.remittance.liquidity import adjust_liquidity, configure_liquidity, liquidity_accounts
+from ledger.remittance.policy import RemittancePolicy
+from ledger.remittance.pricing import FeeSchedule, FeeTier
+from ledger.remittance.quotes import create_quote
+from ledger.remittance.rates import RateInput, load_rates
+from ledger.remittance.records import RemittanceRequest
+from ledger.remittance.remittances import (
+    complete_remittance,
+    expire_remittances,
+    fail_remittance,
+    find_remittance,
+    reserve_remittance,
+)
 
 KEYS_FILE = Path("var/demo-keys.json")
-MONTH_START = datetime(2026, 10, 1, tzinfo=UTC)
-USD_RATE = {"RUB": Decimal("90"), "KZT": Decimal("510")}
+#: The demo's remittances fall in these months (fixed, so a re-run finds them again).
+WINDOW_START = date(2026, 8, 1)
+WINDOW_MONTHS = 4
+POLICY = RemittancePolicy()
+
+#: Mid-rates per source: 1 base = value quote (rounded 2025 levels).
+RATES = {
+    "cbr": {
+        ("RUB", "TJS"): Decimal("0.1210"),
+        ("RUB", "UZS"): Decimal("141.20"),
+        ("RUB", "KGS"): Decimal("0.9720"),
+        ("USD", "RUB"): Decimal("90.00"),
+    },
+    "nbk": {("KZT", "KGS"): Decimal("0.1700"), ("USD", "KZT"): Decimal("510.00")},
+}
 TICKET_USD = {"TJS": Decimal(195), "UZS": Decimal(418), "KGS": Decimal(536)}
-FEE_RATE = Decimal("0.015")
+CORRIDORS = ["RU-RUB-TJ-TJS", "RU-RUB-UZ-UZS", "KZ-KZT-KG-KGS", "RU-RUB-KG-KGS"]
+
+
+@dataclass(frozen=True)
+class Price:
+    corridor: str
+    percentage: str  # fee, a fraction
+    fixed: str  # fee, major units
+    minimum: str
+    margin: str
+    source: str
 
 
 @dataclass(frozen=True)
@@ -74,9 +100,10 @@ class PartnerPlan:
     name: str
     send_currency: str
     sender_country: str
-    corridors: dict[str, Decimal]  # receive currency -> demo mid-rate per send unit
-    remittances: int
-    beneficiaries: dict[str, list[tuple[str, str, str]]]  # currency -> (external id, name, country)
+    prices: tuple[Price, ...]
+    cap: str  # net debit cap, major units
+    prefunding: str
+    beneficiaries: tuple[tuple[str, str, str, str], ...]  # external id, name, country, corridor
 
 
 PARTNERS = [
@@ -85,40 +112,99 @@ PARTNERS = [
         "Zolotaya Korona (demo)",
         "RUB",
         "RU",
-        {"TJS": Decimal("0.1210"), "UZS": Decimal("141.20")},
-        80,
-        {
-            "TJS": [
-                ("tj-0001", "Farrukh Rahimov", "TJ"),
-                ("tj-0002", "Zarina Nazarova", "TJ"),
-                ("tj-0003", "Davlat Saidov", "TJ"),
-            ],
-            "UZS": [("uz-0001", "Dilnoza Karimova", "UZ"), ("uz-0002", "Jasur Tursunov", "UZ")],
-        },
+        (
+            Price("RU-RUB-TJ-TJS", "0.01", "0", "50", "0.005", "cbr"),
+            Price("RU-RUB-UZ-UZS", "0.01", "0", "50", "0.003", "cbr"),
+        ),
+        cap="500000",
+        prefunding="25000000",
+        beneficiaries=(
+            ("tj-0001", "Farrukh Rahimov", "TJ", "RU-RUB-TJ-TJS"),
+            ("tj-0002", "Zarina Nazarova", "TJ", "RU-RUB-TJ-TJS"),
+            ("tj-0003", "Davlat Saidov", "TJ", "RU-RUB-TJ-TJS"),
+            ("tj-0004", "Madina Yusupova", "TJ", "RU-RUB-TJ-TJS"),
+            ("uz-0001", "Dilnoza Karimova", "UZ", "RU-RUB-UZ-UZS"),
+            ("uz-0002", "Jasur Tursunov", "UZ", "RU-RUB-UZ-UZS"),
+            ("uz-0003", "Sardor Aliev", "UZ", "RU-RUB-UZ-UZS"),
+        ),
     ),
     PartnerPlan(
         "kazpost",
         "Kazpost (demo)",
         "KZT",
         "KZ",
-        {"KGS": Decimal("0.1700")},
-        40,
-        {"KGS": [("kg-0001", "Aibek Toktogulov", "KG"), ("kg-0002", "Nurgul Asanova", "KG")]},
+        (Price("KZ-KZT-KG-KGS", "0.015", "500", "0", "0.015", "nbk"),),
+        cap="20000000",
+        prefunding="150000000",
+        beneficiaries=(
+            ("kg-0001", "Aibek Toktogulov", "KG", "KZ-KZT-KG-KGS"),
+            ("kg-0002", "Nurgul Asanova", "KG", "KZ-KZT-KG-KGS"),
+            ("kg-0003", "Emil Sadykov", "KG", "KZ-KZT-KG-KGS"),
+        ),
     ),
     PartnerPlan(
         "contact-kg",
         "Contact KG corridor (demo)",
         "RUB",
         "RU",
-        {"KGS": Decimal("0.9720")},
-        30,
-        {"KGS": [("kg-1001", "Bakyt Osmonov", "KG"), ("kg-1002", "Aida Zhusupova", "KG")]},
+        (
+            Price("RU-RUB-KG-KGS", "0.02", "0", "100", "0.015", "cbr"),
+            Price("RU-RUB-TJ-TJS", "0.03", "0", "100", "0.025", "cbr"),
+        ),
+        cap="0",
+        prefunding="15000000",
+        beneficiaries=(
+            ("kg-1001", "Bakyt Osmonov", "KG", "RU-RUB-KG-KGS"),
+            ("kg-1002", "Aida Zhusupova", "KG", "RU-RUB-KG-KGS"),
+            ("kg-1003", "Chyngyz Bekov", "KG", "RU-RUB-KG-KGS"),
+            ("tj-1001", "Shahlo Nabieva", "TJ", "RU-RUB-TJ-TJS"),
+        ),
     ),
 ]
 OTHER_PRINCIPALS = [
     ("admin", "Demo administrator", "admin"),
     ("diaspora-fund", "Diaspora Enterprise Fund (demo)", "fund_manager"),
 ]
+#: More beneficiaries per corridor, named from these (the demo's people are fictional).
+NAMES = {
+    "TJ": ["Sitora Rahmonova", "Parviz Olimov", "Nilufar Qodirova", "Firuz Safarov"],
+    "UZ": ["Gulnora Ismoilova", "Bekzod Rakhimov", "Shahnoza Yuldasheva"],
+    "KG": ["Aizada Mamytova", "Talant Abdyrakhmanov", "Kanykei Sultanova", "Ulan Kadyrov"],
+}
+
+
+def more_beneficiaries(plan: PartnerPlan) -> tuple[tuple[str, str, str, str], ...]:
+    extra = []
+    for corridor in sorted({b[3] for b in plan.beneficiaries}):
+        country = corridor.split("-")[2]
+        for number, name in enumerate(NAMES[country], start=51):
+            extra.append(
+                (f"{country.lower()}-{plan.slug[:4]}-{number:04d}", name, country, corridor)
+            )
+    return plan.beneficiaries + tuple(extra)
+
+
+SENDERS = ["Rustam Karimov", "Alisher Umarov", "Bakhtiyor Nazarov", "Aziz Sharipov", "Timur Ali"]
+
+
+def at(day: date, hour: int = 9, minute: int = 0) -> datetime:
+    return datetime(day.year, day.month, day.day, hour, minute, tzinfo=UTC)
+
+
+def day_rate(base: str, quote: str, value: Decimal, day: date) -> Decimal:
+    """The demo mid-rate of one day: within +-1% of ``value``, the same every run."""
+    wobble = random.Random(f"{base}{quote}{day.isoformat()}").randint(-100, 100)
+    places = Decimal("0.0001") if value < 10 else Decimal("0.01")
+    return (value * (1 + Decimal(wobble) / 10_000)).quantize(places)
+
+
+def rates_for(days: list[date]) -> list[RateInput]:
+    return [
+        RateInput(day, source, base, quote, day_rate(base, quote, value, day))
+        for day in days
+        for source, pairs in RATES.items()
+        for (base, quote), value in pairs.items()
+    ]
 
 
 def principal(
@@ -142,132 +228,150 @@ def customer_id(
         return found[0].id
 
 
-def account_id(
-    connection: Connection, partner: PrincipalRecord, spec: PartnerAccountSpec, now: datetime
-) -> int:
-    try:
-        return get_account_by_code(connection, f"partner:{partner.slug}:{spec.code}").id
-    except AccountNotFound:
-        return open_partner_account(connection, partner, spec, now=now).account.id
+def seed_market(database: Database, today: date) -> None:
+    """Corridors and every day's mid-rates from the window's start to today."""
+    now = at(WINDOW_START, 0)
+
+    def corridors(connection: Connection) -> None:
+        for code in CORRIDORS:
+            country, currency, to_country, to_currency = code.split("-")
+            try:
+                create_corridor(
+                    connection,
+                    send_country=country,
+                    send_currency=currency,
+                    receive_country=to_country,
+                    receive_currency=to_currency,
+                    now=now,
+                )
+            except CorridorExists:
+                continue  # seeded before
+
+    database.run(corridors)
+    days = [WINDOW_START + timedelta(days=n) for n in range((today - WINDOW_START).days + 1)]
+    for start in range(0, len(days), 200):
+        chunk = rates_for(days[start : start + 200])
+        database.run(lambda c, rates=chunk: load_rates(c, rates, now=SystemClock().now()))
 
 
 def seed_partner(database: Database, plan: PartnerPlan, rng: random.Random) -> int:
-    clock = FixedClock(MONTH_START)
-    now = clock.now()
+    """The partner, its prices, liquidity and beneficiaries; its remittances. Returns
+    how many remittances this run created."""
+    opened = at(WINDOW_START, 0)
     send = plan.send_currency
 
-    def setup(connection: Connection) -> tuple[PrincipalRecord, dict[str, int]]:
-        partner = principal(connection, plan.slug, plan.name, "partner", now)
-        ids = {
-            "nostro": account_id(
-                connection,
-                partner,
-                PartnerAccountSpec(
-                    f"Correspondent account {send}",
-                    "asset",
+    def setup(connection: Connection) -> tuple[PrincipalRecord, dict[str, uuid.UUID]]:
+        partner = principal(connection, plan.slug, plan.name, "partner", opened)
+        for price in plan.prices:
+            try:
+                current_pricing(connection, partner.id, price.corridor, at=opened)
+            except CorridorNotServed:
+                fees = FeeSchedule(
                     send,
-                    code=f"nostro:{send}",
-                    allow_overdraft=True,
-                ),
-                now,
-            ),
-            "prefund": account_id(
-                connection,
-                partner,
-                PartnerAccountSpec(f"Prefunding {send}", "liability", send, code=f"prefund:{send}"),
-                now,
-            ),
-            "fees": account_id(
-                connection,
-                partner,
-                PartnerAccountSpec(f"Transfer fees {send}", "income", send, code=f"fees:{send}"),
-                now,
-            ),
-        }
-        for currency in (send, *plan.corridors):
-            ids[f"fx:{currency}"] = account_id(
-                connection,
-                partner,
-                PartnerAccountSpec(
-                    f"FX position {currency}",
-                    "asset",
-                    currency,
-                    code=f"fx:position:{currency}",
-                    allow_overdraft=True,
-                ),
-                now,
+                    (FeeTier(0, to_minor(price.fixed, send), Decimal(price.percentage)),),
+                    minimum_minor=to_minor(price.minimum, send),
+                )
+                set_pricing(
+                    connection,
+                    partner.id,
+                    price.corridor,
+                    fees=fees,
+                    fx_margin=Decimal(price.margin),
+                    rate_source=price.source,
+                    now=opened,
+                )
+        try:
+            liquidity_accounts(connection, partner.id, send)
+        except LiquidityNotConfigured:
+            configure_liquidity(
+                connection, partner, send, net_debit_cap_minor=to_minor(plan.cap, send), now=opened
             )
-        for currency, people in plan.beneficiaries.items():
-            for external_id, full_name, country in people:
-                person = customer_id(
-                    connection,
-                    partner,
-                    now,
-                    external_id=external_id,
-                    full_name=full_name,
-                    country=country,
-                    kind="entrepreneur" if external_id.endswith("1") else "migrant",
-                )
-                ids[external_id] = account_id(
-                    connection,
-                    partner,
-                    PartnerAccountSpec(
-                        f"Wallet of {full_name}",
-                        "liability",
-                        currency,
-                        code=f"wallet:{external_id}:{currency}",
-                        customer_id=person,
-                    ),
-                    now,
-                )
-        return partner, ids
+        adjust_liquidity(
+            connection,
+            partner.id,
+            send,
+            kind="top_up",
+            amount_minor=to_minor(plan.prefunding, send),
+            reference="demo-prefunding",
+            now=opened,
+        )
+        people = {}
+        for external_id, full_name, country, _ in more_beneficiaries(plan):
+            people[external_id] = customer_id(
+                connection,
+                partner,
+                opened,
+                external_id=external_id,
+                full_name=full_name,
+                country=country,
+                kind="entrepreneur" if external_id.endswith("1") else "migrant",
+            )
+        return partner, people
 
-    partner, ids = database.run(setup)
-    client = partner.client_id
-    prefund_minor = to_minor("25000000", send) if send == "RUB" else to_minor("150000000", send)
-    prefund = TransactionSpec(
-        (debit(ids["nostro"], prefund_minor, send), credit(ids["prefund"], prefund_minor, send)),
-        description="Partner prefunding",
-        effective_at=MONTH_START,
-        idempotency_key="demo-prefund",
-        client_id=client,
-    )
-    database.run(lambda connection: post_transaction(connection, prefund, clock=clock))
+    partner, people = database.run(setup)
+    created = 0
+    for month in range(WINDOW_MONTHS):
+        first = date(WINDOW_START.year, WINDOW_START.month + month, 1)
+        for external_id, _, _, corridor in more_beneficiaries(plan):
+            # Irregular senders: most months one remittance, some two, some none.
+            count = rng.choices([0, 1, 2, 3], [0.2, 0.45, 0.25, 0.1])[0]
+            for number in range(count):
+                reference = f"demo-{external_id}-{first:%Y%m}-{number}"
+                when = at(first + timedelta(days=rng.randint(0, 27)), rng.randint(8, 20))
+                outcome = rng.choices(["completed", "failed", "expired"], [0.9, 0.05, 0.05])[0]
+                currency = corridor[-3:]
+                usd = TICKET_USD[currency] * Decimal(rng.randint(60, 140)) / 100
+                usd_rate = RATES["nbk" if send == "KZT" else "cbr"][("USD", send)]
+                amount = round_to_minor(usd * usd_rate, send, ROUND_DOWN)
+                request = RemittanceRequest(
+                    partner_reference=reference,
+                    corridor_code=corridor,
+                    sender_name=rng.choice(SENDERS),
+                    sender_country=plan.sender_country,
+                    beneficiary_customer_id=people[external_id],
+                )
+                created += send_one(database, partner, request, amount, when, outcome)
+    return created
 
-    positions = {currency: ids[f"fx:{currency}"] for currency in (send, *plan.corridors)}
-    specs = []
-    for number in range(plan.remittances):
-        currency = rng.choice(sorted(plan.corridors))
-        external_id, full_name, _ = rng.choice(plan.beneficiaries[currency])
-        usd = TICKET_USD[currency] * Decimal(rng.randint(60, 140)) / 100
-        send_minor = round_to_minor(usd * USD_RATE[send], send, ROUND_DOWN)
-        fee_minor = round_to_minor(from_minor(send_minor, send) * FEE_RATE, send, ROUND_HALF_EVEN)
-        when = MONTH_START + timedelta(days=rng.randint(0, 30), minutes=rng.randint(0, 1439))
-        specs.append(
-            conversion_spec(
-                source_account_id=ids["prefund"],
-                target_account_id=ids[external_id],
-                amount_minor=send_minor,
-                rate=Rate(send, currency, plan.corridors[currency], "demo"),
-                position_account_ids=positions,
-                description=f"Remittance to {full_name}",
-                effective_at=when,
-                metadata={"demo": True},
-                idempotency_key=f"demo-remittance-{number}",
-                client_id=client,
+
+def send_one(
+    database: Database,
+    partner: PrincipalRecord,
+    request: RemittanceRequest,
+    amount_minor: int,
+    when: datetime,
+    outcome: str,
+) -> int:
+    """One remittance as a partner sends it: quote, reservation, then the outcome."""
+    if database.run(lambda c: find_remittance(c, partner.id, request.partner_reference)):
+        return 0
+    send = request.corridor_code.split("-")[1]
+
+    def reserve(connection: Connection) -> uuid.UUID:
+        quote = create_quote(
+            connection,
+            partner.id,
+            request.corridor_code,
+            send=(amount_minor, send),
+            now=when,
+            policy=POLICY,
+        )
+        priced = RemittanceRequest(**{**request.__dict__, "quote_id": quote.id})
+        return reserve_remittance(connection, partner, priced, now=when, policy=POLICY).id
+
+    remittance_id = database.run(reserve)
+    later = when + timedelta(minutes=random.Random(str(remittance_id)).randint(5, 240))
+    if outcome == "completed":
+        database.run(lambda c: complete_remittance(c, partner.id, remittance_id, now=later))
+    elif outcome == "failed":
+        database.run(
+            lambda c: fail_remittance(
+                c, partner.id, remittance_id, reason="beneficiary did not collect", now=later
             )
         )
-        specs.append(
-            TransactionSpec(
-                (debit(ids["prefund"], fee_minor, send), credit(ids["fees"], fee_minor, send)),
-                description=f"Fee for remittance {number}",
-                effective_at=when,
-                idempotency_key=f"demo-fee-{number}",
-                client_id=client,
-            )
-        )
-    records = database.run(lambda connection: post_batch(connection, specs, clock=clock))
-    return sum(1 for record in records if not record.replayed)
+    else:
+        database.run(lambda c: expire_remittances(c, now=when + POLICY.reservation_ttl))
+    return 1
 
 
 def ensure_keys(database: Database, path: Path) -> dict[str, dict[str, str]]:
@@ -311,15 +415,17 @@ def ensure_keys(database: Database, path: Path) -> dict[str, dict[str, str]]:
     return keys
 
 
-def seed(database: Database, keys_file: Path = KEYS_FILE) -> dict[str, int]:
+def seed(database: Database, keys_file: Path = KEYS_FILE, today: date | None = None) -> dict:
+    today = today or SystemClock().now().date()
     rng = random.Random(2026)
+    seed_market(database, max(today, WINDOW_START + timedelta(days=31 * WINDOW_MONTHS)))
     created = sum(seed_partner(database, plan, rng) for plan in PARTNERS)
     keys = ensure_keys(database, keys_file)
     sealed = seal_all(database, now=SystemClock().now())
     return {
         "partners": len(PARTNERS),
         "keys": len(keys),
-        "transactions_created": created,
+        "remittances_created": created,
         "sealed": sealed,
     }
 
@@ -328,9 +434,9 @@ def main() -> int:
     database = create_database(settings=Settings.from_environment())
     summary = seed(database)
     print(
-        f"demo data: {summary['partners']} partners, {summary['transactions_created']} new "
-        f"transactions ({'first run' if summary['transactions_created'] else 'already seeded'}), "
-        f"{summary['sealed']} sealed"
+        f"demo data: {summary['partners']} partners, {summary['remittances_created']} new "
+        f"remittances ({'first run' if summary['remittances_created'] else 'already seeded'}), "
+        f"{summary['sealed']} transactions sealed"
     )
     keys = json.loads(KEYS_FILE.read_text())
     print(f"demo API keys (also in {KEYS_FILE}):")

@@ -380,6 +380,19 @@ def get_remittance(
     return record_of(row)
 
 
+def find_remittance(
+    connection: Connection, partner_id: uuid.UUID, partner_reference: str
+) -> RemittanceRecord | None:
+    """The partner's remittance with that reference, if there is one."""
+    row = connection.execute(
+        select(remittances).where(
+            remittances.c.partner_id == partner_id,
+            remittances.c.partner_reference == partner_reference,
+        )
+    ).first()
+    return None if row is None else record_of(row)
+
+
 def list_remittances(
     connection: Connection,
     partner_id: uuid.UUID,

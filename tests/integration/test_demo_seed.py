@@ -3,13 +3,19 @@
 import importlib.util
 import json
 import sys
+import uuid
+from collections import Counter
+from datetime import date
 from pathlib import Path
 
 import pytest
 
 from ledger.access import authenticate
 from ledger.errors import LedgerError
-from ledger.journal.queries import list_transactions
+from ledger.parties import list_customers
+from ledger.remittance.inflows import remittance_history
+from ledger.remittance.remittances import list_remittances
+from ledger.remittance.reports import corridor_costs
 
 ROOT = Path(__file__).resolve().parents[2]
 
@@ -23,32 +29,49 @@ def seed_module():
     return module
 
 
-def test_demo_seed_creates_partners_keys_and_a_month_of_transactions(
-    database, seed_module, tmp_path
-):
+def test_demo_seed_creates_partners_keys_and_months_of_remittances(database, seed_module, tmp_path):
     keys_file = tmp_path / "demo-keys.json"
-    summary = seed_module.seed(database, keys_file)
-    expected = sum(2 * plan.remittances + 1 for plan in seed_module.PARTNERS)
-    assert summary["transactions_created"] == expected - len(seed_module.PARTNERS)
+    summary = seed_module.seed(database, keys_file, today=date(2026, 12, 1))
+    assert summary["remittances_created"] > 60
     keys = json.loads(keys_file.read_text())
     assert {entry["role"] for entry in keys.values()} == {"admin", "partner", "fund_manager"}
     for slug, entry in keys.items():
         holder, _ = database.run(lambda c, key=entry["key"]: authenticate(c, key))
         assert (holder.slug, holder.role) == (slug, entry["role"])
-    zk = keys["zolotaya-korona"]
-    page, more = database.run(
-        lambda c: list_transactions(c, client_id=zk["principal_id"], limit=1000)
-    )
-    assert len(page) == 2 * 80 + 1 and not more
+    zk = uuid.UUID(keys["zolotaya-korona"]["principal_id"])
+    records, _ = database.run(lambda c: list_remittances(c, zk, limit=1000))
+    statuses = Counter(r.status for r in records)
+    assert statuses["completed"] > 0.8 * len(records)
+    assert set(statuses) <= {"completed", "failed", "expired"}
     assert keys_file.stat().st_mode & 0o077 == 0  # secrets: owner only
+
+
+def test_the_demo_shows_both_sdg_flags_and_a_history(database, seed_module, tmp_path):
+    seed_module.seed(database, tmp_path / "keys.json", today=date(2026, 12, 1))
+    report = database.run(
+        lambda c: corridor_costs(c, start=date(2026, 8, 1), end=date(2026, 11, 30))
+    )
+    flags = {
+        (line.corridor_code, line.above_5_percent, line.within_3_percent)
+        for line in report.partners
+    }
+    assert ("RU-RUB-TJ-TJS", True, False) in flags  # the expensive operator
+    assert ("RU-RUB-TJ-TJS", False, True) in flags  # the cheap one
+    keys = json.loads((tmp_path / "keys.json").read_text())
+    zk = uuid.UUID(keys["zolotaya-korona"]["principal_id"])
+    farrukh = database.run(lambda c: list_customers(c, zk, external_id="tj-0001", limit=1))[0][0]
+    (history,) = database.run(
+        lambda c: remittance_history(c, farrukh.id, as_of=date(2026, 11, 30), months=4)
+    )
+    assert history.currency == "TJS" and 1 <= history.regularity <= 4
 
 
 def test_demo_seed_runs_again_without_writing_or_changing_keys(database, seed_module, tmp_path):
     keys_file = tmp_path / "demo-keys.json"
-    seed_module.seed(database, keys_file)
+    seed_module.seed(database, keys_file, today=date(2026, 12, 1))
     before = keys_file.read_text()
-    again = seed_module.seed(database, keys_file)
-    assert again["transactions_created"] == 0
+    again = seed_module.seed(database, keys_file, today=date(2026, 12, 1))
+    assert again["remittances_created"] == 0
     assert again["sealed"] == 0
     assert keys_file.read_text() == before
 
