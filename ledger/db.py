@@ -229,6 +229,21 @@ class Database:
         self.engine.dispose()
 
 
+def refresh_statistics(connection: Connection, tables: tuple[str, ...]) -> None:
+    """ANALYZE ``tables`` on PostgreSQL (nothing elsewhere), for bulk loads.
+
+    A table that grows from empty while autovacuum is off or behind keeps the
+    statistics of an empty table, and plans chosen on them (a sequential scan where an
+    index lookup was meant; prepared statements keep such a plan) make each chunk of a
+    bulk load slower than the last. ANALYZE also invalidates those cached plans.
+    """
+    if connection.dialect.name != "postgresql":
+        return
+    for table in tables:
+        assert table.isidentifier(), table  # names from code, never from input
+        connection.exec_driver_sql(f"ANALYZE {table}")
+
+
 def _configure_sqlite(engine: Engine) -> None:
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:

@@ -358,7 +358,9 @@ def _quoted(lookups: Lookups, request: RemittanceRequest, corridor: CorridorReco
     return quote
 
 
-def prepare(lookups: Lookups, request: RemittanceRequest) -> Prepared:
+def prepare(
+    lookups: Lookups, request: RemittanceRequest, *, fingerprint: str | None = None
+) -> Prepared:
     """Check and price ``request`` (raises the first problem, writes only a wallet or
     a position account opened on first use)."""
     validate_request(request)
@@ -436,7 +438,7 @@ def prepare(lookups: Lookups, request: RemittanceRequest) -> Prepared:
         liquidity=liquidity,
         legs=legs,
         effective_at=effective_at,
-        request_hash=request.fingerprint(),
+        request_hash=fingerprint or request.fingerprint(),
     )
 
 
