@@ -71,6 +71,25 @@ def get_account_by_code(connection: Connection, code: str) -> AccountRecord:
     return account_record(row)
 
 
+_reversal = transactions.alias("reversal")
+_capture = transactions.alias("capture")
+
+#: A transaction row with the ids of the transactions that point back at it (its
+#: reversal, its partial capture: each unique, by partial unique indexes), read in
+#: the same statement as the row.
+_WITH_LINKS = select(
+    transactions,
+    select(_reversal.c.id)
+    .where(_reversal.c.reverses_id == transactions.c.id)
+    .scalar_subquery()
+    .label("reversed_by_id"),
+    select(_capture.c.id)
+    .where(_capture.c.pending_id == transactions.c.id)
+    .scalar_subquery()
+    .label("captured_by_id"),
+)
+
+
 def load_transactions(
     connection: Connection, transaction_ids: Iterable[uuid.UUID]
 ) -> list[TransactionRecord]:
@@ -78,7 +97,7 @@ def load_transactions(
     ids = sorted(set(transaction_ids))
     if not ids:
         return []
-    rows = connection.execute(select(transactions).where(transactions.c.id.in_(ids))).all()
+    rows = connection.execute(_WITH_LINKS.where(transactions.c.id.in_(ids))).all()
     legs: dict[uuid.UUID, list[PostingRecord]] = defaultdict(list)
     for posting in connection.execute(
         select(postings)
@@ -96,26 +115,12 @@ def load_transactions(
                 posting.effective_at,
             )
         )
-    reversed_by = dict(
-        connection.execute(
-            select(transactions.c.reverses_id, transactions.c.id).where(
-                transactions.c.reverses_id.in_(ids)
-            )
-        ).all()
-    )
-    captured_by = dict(
-        connection.execute(
-            select(transactions.c.pending_id, transactions.c.id).where(
-                transactions.c.pending_id.in_(ids)
-            )
-        ).all()
-    )
     return [
         transaction_record(
             row,
             legs[row.id],
-            reversed_by_id=reversed_by.get(row.id),
-            captured_by_id=captured_by.get(row.id),
+            reversed_by_id=row.reversed_by_id,
+            captured_by_id=row.captured_by_id,
         )
         for row in rows
     ]

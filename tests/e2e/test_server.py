@@ -22,7 +22,8 @@ from collections import Counter
 from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from pathlib import Path
 from threading import Barrier
 from typing import Any
@@ -33,6 +34,11 @@ import requests
 from ledger.access import create_principal, issue_key
 from ledger.db import create_database
 from ledger.journal import check_invariants
+from ledger.parties import create_customer
+from ledger.remittance.corridors import create_corridor, set_pricing
+from ledger.remittance.liquidity import configure_liquidity
+from ledger.remittance.pricing import FeeSchedule, FeeTier
+from ledger.remittance.rates import RateInput, load_rates
 from tests.conftest import empty_postgres
 
 pytestmark = pytest.mark.postgresql
@@ -110,6 +116,7 @@ def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         partner = create_principal(
             connection, slug="e2e-partner", name="E2E", role="partner", now=now
         )
+        _remittance_market(connection, partner, now)
         return issue_key(connection, partner.id, label="e2e", now=now).secret
 
     key = database.run(make_partner)
@@ -151,6 +158,48 @@ def server(postgres_url: str, tmp_path_factory: pytest.TempPathFactory) -> Itera
         problems = database.run(check_invariants)
         database.dispose()
     assert problems == [], problems
+
+
+def _remittance_market(connection: Any, partner: Any, now: datetime) -> None:
+    """RU-RUB-TJ-TJS with the partner's price, today's mid-rate (the server's clock is
+    the system's), RUB liquidity: no prefunding, a net debit cap of 50,750.00 (five
+    10,000.00 remittances with their 150.00 fees), and a beneficiary."""
+    create_corridor(
+        connection,
+        send_country="RU",
+        send_currency="RUB",
+        receive_country="TJ",
+        receive_currency="TJS",
+        now=now,
+    )
+    fees = FeeSchedule("RUB", (FeeTier(0, 0, Decimal("0.015")),), minimum_minor=5_000)
+    set_pricing(
+        connection,
+        partner.id,
+        "RU-RUB-TJ-TJS",
+        fees=fees,
+        fx_margin=Decimal("0.004"),
+        rate_source="cbr",
+        now=now,
+    )
+    load_rates(
+        connection,
+        [
+            RateInput(now.date() - timedelta(days=d), "cbr", "RUB", "TJS", Decimal("0.1192"))
+            for d in (0, 1)
+        ],
+        now=now,
+    )
+    configure_liquidity(connection, partner, "RUB", net_debit_cap_minor=5_075_000, now=now)
+    create_customer(
+        connection,
+        partner.id,
+        external_id="e2e-b",
+        full_name="Farrukh Rahimov",
+        country="TJ",
+        kind="migrant",
+        now=now,
+    )
 
 
 # ------------------------------------------------------------------------ helpers
@@ -380,3 +429,43 @@ def test_concurrent_retries_of_one_request_post_it_once(server: Server) -> None:
     assert len(fresh) + len(replayed) + len(in_flight) == 8, results
     assert {r[2] for r in replayed} <= {fresh[0][2]}
     assert posted(server, wallet) == "10.00"
+
+
+def test_remittances_from_many_clients_never_pass_the_partners_cap(server: Server) -> None:
+    """Twelve clients, two gunicorn workers: each quotes and reserves a 10,000.00 RUB
+    remittance at once against a cap that holds five; five are reserved, seven are
+    insufficient_liquidity; the five are paid out and the position adds up."""
+    customers = server.get("/v1/customers?external_id=e2e-b").json()["data"]
+    beneficiary = customers[0]["id"]
+    start = Barrier(12)
+
+    def sender(number: int) -> tuple[int, str]:
+        quote = server.post(
+            "/v1/quotes", {"corridor": "RU-RUB-TJ-TJS", "send_amount": money("10000.00")}
+        )
+        assert quote.status_code == 201, quote.text
+        start.wait()
+        response = server.post(
+            "/v1/remittances",
+            {
+                "partner_reference": f"E2E-{number}",
+                "corridor": "RU-RUB-TJ-TJS",
+                "sender": {"name": "Rustam Karimov", "country": "RU"},
+                "beneficiary": {"customer_id": beneficiary},
+                "quote_id": quote.json()["id"],
+            },
+            key=new_key(),
+        )
+        body = response.json()
+        return response.status_code, body.get("id") or body["code"]
+
+    with ThreadPoolExecutor(12) as pool:
+        results = list(pool.map(sender, range(12)))
+    reserved = [ident for status, ident in results if status == 201]
+    assert len(reserved) == 5, results
+    assert sorted(results)[5:] == [(422, "insufficient_liquidity")] * 7, results
+    for remittance_id in reserved:
+        done = server.post(f"/v1/remittances/{remittance_id}/complete", None, key=new_key())
+        assert done.json()["status"] == "completed", done.text
+    (position,) = server.get("/v1/liquidity").json()["data"]
+    assert (position["posted"], position["headroom"]) == (money("-50750.00"), money("0.00"))
