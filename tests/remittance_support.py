@@ -20,6 +20,7 @@ from ledger.remittance.policy import RemittancePolicy
 from ledger.remittance.pricing import FeeSchedule, FeeTier
 from ledger.remittance.rates import RateInput, load_rates
 from ledger.remittance.records import RemittanceRequest
+from ledger.remittance.remittances import complete_remittance, reserve_remittance
 
 TJ = "RU-RUB-TJ-TJS"
 UZ = "RU-RUB-UZ-UZS"
@@ -170,3 +171,18 @@ def build_world(
     load_day_rates(world, now.date())
     load_day_rates(world, now.date() - timedelta(days=1))
     return world
+
+
+def reserve(world: World, request: RemittanceRequest) -> Any:
+    """Reserve ``request`` for the world's partner, now."""
+    return world.run(
+        lambda c: reserve_remittance(
+            c, world.partner, request, now=world.clock.now(), policy=POLICY
+        )
+    )
+
+
+def complete(world: World, remittance_id: Any) -> Any:
+    return world.run(
+        lambda c: complete_remittance(c, world.partner.id, remittance_id, now=world.clock.now())
+    )

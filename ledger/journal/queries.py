@@ -171,37 +171,29 @@ def _signed(account_type: str) -> Any:
     )
 
 
-def posted_balance_as_of(connection: Connection, account_id: int, as_of: datetime) -> int:
-    """Posted balance (normal direction) counting postings effective at or before ``as_of``."""
-    require_aware(as_of, "as_of")
+def _posted_total(connection: Connection, account_id: int, effective: Any) -> int:
+    """Sum of the account's posted postings (normal direction) whose business time
+    satisfies ``effective`` (a condition on ``postings.c.effective_at``)."""
     account = get_account(connection, account_id)
     total = connection.execute(
         select(func.coalesce(func.sum(_signed(account.type)), 0))
         .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
-        .where(
-            postings.c.account_id == account_id,
-            postings.c.effective_at <= as_of,
-            transactions.c.status == "posted",
-        )
+        .where(postings.c.account_id == account_id, effective, transactions.c.status == "posted")
     ).scalar_one()
     return int(total)
+
+
+def posted_balance_as_of(connection: Connection, account_id: int, as_of: datetime) -> int:
+    """Posted balance (normal direction) counting postings effective at or before ``as_of``."""
+    require_aware(as_of, "as_of")
+    return _posted_total(connection, account_id, postings.c.effective_at <= as_of)
 
 
 def posted_balance_before(connection: Connection, account_id: int, before: datetime) -> int:
     """Posted balance (normal direction) of postings effective strictly before ``before``:
     the opening balance of a period that starts at ``before``."""
     require_aware(before, "before")
-    account = get_account(connection, account_id)
-    total = connection.execute(
-        select(func.coalesce(func.sum(_signed(account.type)), 0))
-        .select_from(postings.join(transactions, transactions.c.id == postings.c.transaction_id))
-        .where(
-            postings.c.account_id == account_id,
-            postings.c.effective_at < before,
-            transactions.c.status == "posted",
-        )
-    ).scalar_one()
-    return int(total)
+    return _posted_total(connection, account_id, postings.c.effective_at < before)
 
 
 def posted_postings_between(

@@ -45,7 +45,7 @@ class CustomerRecord:
     created_at: datetime
 
 
-def _record(row: Any) -> CustomerRecord:
+def customer_record(row: Any) -> CustomerRecord:
     return CustomerRecord(
         row.id,
         row.partner_id,
@@ -113,7 +113,7 @@ def get_customer(
     ).first()
     if row is None:
         raise CustomerNotFound(f"customer {customer_id} does not exist")
-    return _record(row)
+    return customer_record(row)
 
 
 def list_customers(
@@ -150,4 +150,4 @@ def list_customers(
     if starting_after is not None:
         query = query.where(customers.c.id < starting_after)
     rows = connection.execute(query).all()
-    return [_record(row) for row in rows[:limit]], len(rows) > limit
+    return [customer_record(row) for row in rows[:limit]], len(rows) > limit

@@ -40,7 +40,13 @@ from ledger.limits import (
 from ledger.money import from_minor
 from ledger.parties.accounts import PartnerAccountSpec, get_owned_account, open_partner_account
 from ledger.parties.countries import COUNTRY_CODES
-from ledger.parties.customers import CustomerNotFound, CustomerRecord, customers, get_customer
+from ledger.parties.customers import (
+    CustomerNotFound,
+    CustomerRecord,
+    customer_record,
+    customers,
+    get_customer,
+)
 from ledger.remittance.corridors import CorridorRecord, current_pricing, get_corridor
 from ledger.remittance.liquidity import LiquidityAccounts, liquidity_accounts
 from ledger.remittance.models import Remittance
@@ -137,15 +143,7 @@ class Lookups:
     def _load_customers(self, condition: Any) -> None:
         query = select(customers).where(customers.c.partner_id == self.partner.id, condition)
         for row in self.connection.execute(query):
-            record = CustomerRecord(
-                row.id,
-                row.partner_id,
-                row.external_id,
-                row.full_name,
-                row.country,
-                row.kind,
-                row.created_at,
-            )
+            record = customer_record(row)
             self._customers[record.id] = record
             self._by_external_id[record.external_id] = record
 
@@ -379,18 +377,7 @@ def prepare(
     effective_at = request.effective_at or lookups.now
     if request.quote_id is not None:
         quote = _quoted(lookups, request, corridor)
-        price = Price(
-            send_currency=send_currency,
-            receive_currency=receive_currency,
-            send_minor=quote.send_minor,
-            fee_minor=quote.fee_minor,
-            mid_rate=quote.mid_rate,
-            applied_rate=quote.applied_rate,
-            receive_minor=quote.receive_minor,
-            fx_margin_cost=quote.fx_margin_cost,
-            total_cost=quote.total_cost,
-            total_cost_percent=quote.total_cost_percent,
-        )
+        price = quote.price
         rate_date, rate_source = quote.rate_date, quote.rate_source
     else:
         assert request.send and request.fee and request.applied_rate is not None

@@ -37,6 +37,21 @@ def stored_cost(total_cost: Decimal) -> Decimal:
     return total_cost.quantize(COST_PLACES, ROUND_HALF_EVEN)
 
 
+def price_columns(price: Price) -> dict[str, Any]:
+    """The figures of a price as quotes and remittances store them."""
+    return {
+        "send_currency": price.send_currency,
+        "receive_currency": price.receive_currency,
+        "send_minor": price.send_minor,
+        "fee_minor": price.fee_minor,
+        "receive_minor": price.receive_minor,
+        "mid_rate": price.mid_rate,
+        "applied_rate": price.applied_rate,
+        "total_cost": stored_cost(price.total_cost),
+        "total_cost_percent": price.total_cost_percent,
+    }
+
+
 @dataclass(frozen=True)
 class QuoteRecord:
     id: uuid.UUID
@@ -69,6 +84,22 @@ class QuoteRecord:
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now
+
+    @property
+    def price(self) -> Price:
+        """The figures the sender was shown, as a Price."""
+        return Price(
+            send_currency=self.send_currency,
+            receive_currency=self.receive_currency,
+            send_minor=self.send_minor,
+            fee_minor=self.fee_minor,
+            mid_rate=self.mid_rate,
+            applied_rate=self.applied_rate,
+            receive_minor=self.receive_minor,
+            fx_margin_cost=self.fx_margin_cost,
+            total_cost=self.total_cost,
+            total_cost_percent=self.total_cost_percent,
+        )
 
 
 def create_quote(
@@ -122,20 +153,12 @@ def create_quote(
         partner_id=partner_id,
         corridor_code=code,
         pricing_id=pricing.id,
-        send_currency=price.send_currency,
-        receive_currency=price.receive_currency,
-        send_minor=price.send_minor,
-        fee_minor=price.fee_minor,
-        receive_minor=price.receive_minor,
-        mid_rate=price.mid_rate,
-        applied_rate=price.applied_rate,
         fx_margin=pricing.fx_margin,
         rate_date=rate.rate_date,
         rate_source=rate.source,
-        total_cost=stored_cost(price.total_cost),
-        total_cost_percent=price.total_cost_percent,
         created_at=now,
         expires_at=now + policy.quote_ttl,
+        **price_columns(price),
     )
     connection.execute(insert(quotes).values(**record.__dict__))
     return record

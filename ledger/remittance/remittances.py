@@ -83,7 +83,7 @@ from ledger.remittance.preparation import (
     text_field,
     validate_request,
 )
-from ledger.remittance.quotes import stored_cost
+from ledger.remittance.quotes import price_columns
 from ledger.remittance.records import (
     RemittanceRecord,
     RemittanceRequest,
@@ -157,17 +157,8 @@ def _row(
         sender_country=request.sender_country,
         beneficiary_customer_id=request.beneficiary_customer_id,
         beneficiary_account_id=prepared.beneficiary_account_id,
-        send_currency=price.send_currency,
-        receive_currency=price.receive_currency,
-        send_minor=price.send_minor,
-        fee_minor=price.fee_minor,
-        receive_minor=price.receive_minor,
-        mid_rate=price.mid_rate,
-        applied_rate=price.applied_rate,
         rate_date=prepared.rate_date,
         rate_source=prepared.rate_source,
-        total_cost=stored_cost(price.total_cost),
-        total_cost_percent=price.total_cost_percent,
         status=status,
         transaction_id=transaction_id,
         source=source,
@@ -178,6 +169,7 @@ def _row(
         expires_at=expires_at,
         resolved_at=None if status == "reserved" else now,
         failure_reason=None,
+        **price_columns(price),
     )
 
 

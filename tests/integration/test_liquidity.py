@@ -25,32 +25,16 @@ from ledger.remittance.liquidity import (
     statement_csv,
 )
 from ledger.remittance.remittances import (
-    complete_remittance,
     fail_remittance,
-    reserve_remittance,
 )
 from tests.conftest import DATABASES
 from tests.conftest import _open as open_database
-from tests.remittance_support import POLICY, World, build_world
+from tests.remittance_support import World, build_world, complete, reserve
 
 
 @pytest.fixture
 def world(database, clock) -> World:
     return build_world(database, clock)
-
-
-def reserve(world: World, request):
-    return world.run(
-        lambda c: reserve_remittance(
-            c, world.partner, request, now=world.clock.now(), policy=POLICY
-        )
-    )
-
-
-def complete(world: World, remittance_id):
-    return world.run(
-        lambda c: complete_remittance(c, world.partner.id, remittance_id, now=world.clock.now())
-    )
 
 
 def adjust(world: World, kind: str, amount_minor: int, reference: str):

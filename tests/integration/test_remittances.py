@@ -28,13 +28,12 @@ from ledger.journal import ensure_position_account, get_transaction
 from ledger.parties.customers import CustomerNotFound
 from ledger.remittance.quotes import create_quote
 from ledger.remittance.remittances import (
-    complete_remittance,
     expire_remittances,
     fail_remittance,
     get_remittance,
     reserve_remittance,
 )
-from tests.remittance_support import POLICY, TJ, UZ, World, build_world
+from tests.remittance_support import POLICY, TJ, UZ, World, build_world, complete, reserve
 from tests.support import row_counts
 
 
@@ -54,20 +53,6 @@ def quote(world: World, send: int | None = None, receive: int | None = None, cod
             now=world.clock.now(),
             policy=POLICY,
         )
-    )
-
-
-def reserve(world: World, request):
-    return world.run(
-        lambda c: reserve_remittance(
-            c, world.partner, request, now=world.clock.now(), policy=POLICY
-        )
-    )
-
-
-def complete(world: World, remittance_id):
-    return world.run(
-        lambda c: complete_remittance(c, world.partner.id, remittance_id, now=world.clock.now())
     )
 
 
