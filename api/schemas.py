@@ -8,7 +8,7 @@ excess decimals are refused by ``ledger.money.to_minor`` (``too_many_decimals``)
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
@@ -143,6 +143,19 @@ def page(items: list[dict[str, Any]], has_more: bool, cursor_key: str = "id") ->
         "has_more": has_more,
         "next_cursor": str(items[-1][cursor_key]) if has_more and items else None,
     }
+
+
+#: Business days a request may name: far enough back for any history, far enough
+#: ahead for any schedule, and clear of the calendar's ends (a month before year 1
+#: or a day after 9999-12-31 cannot be computed).
+_DAY_RANGE = validate.Range(
+    min=date(1900, 1, 1), max=date(9998, 12, 31), error="must be between 1900-01-01 and 9998-12-31"
+)
+
+
+def Day(**kwargs: Any) -> fields.Date:  # noqa: N802  (a field factory)
+    """An ISO 8601 date (``2026-11-30``) within the range the ledger computes with."""
+    return fields.Date(validate=_DAY_RANGE, **kwargs)
 
 
 def DecimalString(**kwargs: Any) -> fields.String:  # noqa: N802  (a field factory)

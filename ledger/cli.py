@@ -86,6 +86,8 @@ def _verify(settings: Settings) -> int:
 
 
 def _expire(settings: Settings) -> int:
+    # Remittance reservations first: their rows change with their holds.
+    _expire_remittances(settings)
     database = create_database(settings=settings)
     now = SystemClock().now()
     total = 0

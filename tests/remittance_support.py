@@ -124,7 +124,7 @@ def build_world(
             fees=RUB_FEES,
             fx_margin=Decimal("0.004"),
             rate_source="cbr",
-            now=now,
+            now=now - timedelta(days=30),  # in force for anything the tests backdate
         )
         beneficiary = create_customer(
             connection,

@@ -10,7 +10,7 @@ from api.auth import requires
 from api.context import clock, database
 from api.idempotency import idempotent
 from api.resources import Blueprint
-from api.schemas import CURRENCY_PATTERN, BaseSchema, DecimalString, Timestamp, decimal_text
+from api.schemas import CURRENCY_PATTERN, BaseSchema, Day, DecimalString, Timestamp, decimal_text
 from ledger.limits import (
     PAGE_SIZE_DEFAULT,
     PAGE_SIZE_MAX,
@@ -23,7 +23,7 @@ blp = Blueprint("fx_rates", __name__, url_prefix="/v1", description="Reference m
 
 
 class RateInSchema(BaseSchema):
-    date = fields.Date(required=True, metadata={"description": "the day the rate is for"})
+    date = Day(required=True, metadata={"description": "the day the rate is for"})
     source = fields.String(
         required=True,
         validate=validate.Length(1, RATE_SOURCE_LENGTH_MAX),
@@ -53,8 +53,8 @@ class RateListArgs(BaseSchema):
     base = fields.String(validate=validate.Regexp(CURRENCY_PATTERN))
     quote = fields.String(validate=validate.Regexp(CURRENCY_PATTERN))
     source = fields.String(validate=validate.Length(1, RATE_SOURCE_LENGTH_MAX))
-    date_from = fields.Date(data_key="from")
-    date_to = fields.Date(data_key="to")
+    date_from = Day(data_key="from")
+    date_to = Day(data_key="to")
     limit = fields.Integer(
         load_default=PAGE_SIZE_DEFAULT, validate=validate.Range(1, PAGE_SIZE_MAX)
     )

@@ -17,6 +17,7 @@ from api.idempotency import idempotent
 from api.resources import Blueprint, parse_uuid
 from api.schemas import (
     BaseSchema,
+    Day,
     MoneySchema,
     SignedMoneySchema,
     Timestamp,
@@ -105,8 +106,8 @@ class PositionListSchema(BaseSchema):
 
 
 class SettlementStatementArgs(BaseSchema):
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = Day(required=True, data_key="from")
+    end = Day(required=True, data_key="to")
     format = fields.String(load_default="json", validate=validate.OneOf(("json", "csv")))
 
 

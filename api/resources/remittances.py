@@ -19,6 +19,7 @@ from api.resources.transactions import transaction_json
 from api.schemas import (
     BaseSchema,
     Country,
+    Day,
     DecimalString,
     MoneySchema,
     PageArgs,
@@ -135,7 +136,7 @@ class RemittanceListArgs(PageArgs):
 
 
 class HistoryArgs(BaseSchema):
-    as_of = fields.Date(metadata={"description": "default: today (UTC)"})
+    as_of = Day(metadata={"description": "default: today (UTC)"})
     months = fields.Integer(load_default=12, validate=validate.Range(1, HISTORY_MONTHS_MAX))
     currency = fields.String(validate=validate.Regexp(r"^[A-Z]{3}$"))
 
@@ -154,7 +155,8 @@ class HistorySchema(BaseSchema):
     )
     total = fields.Nested(MoneySchema, required=True)
     average_monthly = fields.String(
-        required=True, metadata={"description": "major units, zeros included, 4 decimals"}
+        required=True,
+        metadata={"description": "major units, months without inflows included (a statistic)"},
     )
     volatility = fields.String(
         allow_none=True,

@@ -9,7 +9,7 @@ from marshmallow import fields
 from api.auth import requires
 from api.context import database, policy, principal
 from api.resources import Blueprint
-from api.schemas import BaseSchema, MoneySchema, decimal_text, money
+from api.schemas import BaseSchema, Day, MoneySchema, decimal_text, money
 from ledger.remittance.reports import (
     SDG_CORRIDOR_MAX_PERCENT,
     SDG_TARGET_PERCENT,
@@ -22,8 +22,8 @@ blp = Blueprint("reports", __name__, url_prefix="/v1", description="Reports")
 
 
 class CostArgs(BaseSchema):
-    start = fields.Date(required=True, data_key="from")
-    end = fields.Date(required=True, data_key="to")
+    start = Day(required=True, data_key="from")
+    end = Day(required=True, data_key="to")
 
 
 class Usd200Schema(BaseSchema):

@@ -278,3 +278,22 @@ def prices_in_force(
     for row in connection.execute(query.order_by(pricing_table.c.created_at, pricing_table.c.id)):
         latest[(row.partner_id, row.corridor_code)] = _pricing(row)
     return sorted(latest.values(), key=lambda p: (p.corridor_code, str(p.partner_id)))
+
+
+def price_versions(connection: Connection, partner_id: uuid.UUID, code: str) -> list[PricingRecord]:
+    """Every price the partner set on the corridor, oldest first."""
+    rows = connection.execute(
+        select(pricing_table)
+        .where(pricing_table.c.partner_id == partner_id, pricing_table.c.corridor_code == code)
+        .order_by(pricing_table.c.created_at, pricing_table.c.id)
+    )
+    return [_pricing(row) for row in rows]
+
+
+def in_force(versions: list[PricingRecord], at: datetime) -> PricingRecord | None:
+    """The newest of ``versions`` (oldest first) created at or before ``at`` (pure)."""
+    chosen = None
+    for version in versions:
+        if version.created_at <= at:
+            chosen = version
+    return chosen

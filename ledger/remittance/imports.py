@@ -30,7 +30,7 @@ import io
 import uuid
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from sqlalchemy import Connection, insert, select, update
@@ -152,7 +152,8 @@ def _timestamp(text: str) -> datetime:
         ) from None
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValidationFailed("completed_at needs a time zone", field="completed_at")
-    return moment
+    # Business dates are UTC dates: one instant, one mid-rate day, one fingerprint.
+    return moment.astimezone(UTC)
 
 
 def parse_row(
@@ -256,29 +257,61 @@ def import_remittances(
     report = ImportReport(uuid7(), partner.id, filename[:200], "", now)
     database.run(lambda c: _insert_import(c, report))
     seen: dict[str, str] = {}  # reference -> fingerprint, across the whole file
-    numbered = ((reader.line_num, row) for row in reader)
-    for number, chunk in enumerate(_chunks(numbered)):
-        if number % IMPORT_ANALYZE_EVERY_CHUNKS == 0:
-            database.run(lambda c: refresh_statistics(c, GROWING_TABLES))
-        if report.rows_total + len(chunk) > IMPORT_ROWS_MAX:
-            raise LimitExceeded(
-                f"an import holds at most {IMPORT_ROWS_MAX} rows; the rows before line "
-                f"{chunk[0][0]} were imported, split the rest into another file"
+    unreadable: list[Rejection] = []
+    try:
+        for number, chunk in enumerate(_chunks(_readable_rows(reader, unreadable))):
+            if number % IMPORT_ANALYZE_EVERY_CHUNKS == 0:
+                database.run(lambda c: refresh_statistics(c, GROWING_TABLES))
+            if report.rows_total + len(chunk) > IMPORT_ROWS_MAX:
+                raise LimitExceeded(
+                    f"an import holds at most {IMPORT_ROWS_MAX} rows; the rows before line "
+                    f"{chunk[0][0]} were imported, split the rest into another file"
+                )
+            late, unreadable[:] = list(unreadable), []
+            outcome = database.run(
+                lambda c, rows=chunk, late=late: _import_chunk(
+                    c, partner, rows, report, seen, now, policy, late
+                )
             )
-        report.rows_total += len(chunk)
-        outcome = database.run(
-            lambda c, rows=chunk: _import_chunk(c, partner, rows, report.id, seen, now, policy)
-        )
-        accepted, duplicates, rejections, fingerprints = outcome
-        seen.update(fingerprints)
-        report.accepted += accepted
-        report.duplicates += duplicates
-        report.rejections.extend(rejections)
-        if on_progress is not None:
-            on_progress(report.rows_total)
-    report.file_sha256 = digest.hexdigest()
-    database.run(lambda c: _finish_import(c, report))
+            accepted, duplicates, rejections, fingerprints = outcome
+            seen.update(fingerprints)
+            report.rows_total += len(chunk) + len(late)
+            report.accepted += accepted
+            report.duplicates += duplicates
+            report.rejections.extend(rejections)
+            if on_progress is not None:
+                on_progress(report.rows_total)
+        report.rows_total += len(unreadable)
+        report.rejections.extend(unreadable)
+        report.rejections.sort(key=lambda r: r.line)
+        report.file_sha256 = digest.hexdigest()
+        database.run(lambda c: _write_counts(c, report, state="done"))
+    except BaseException as error:
+        # What was committed stays (the file is idempotent by row: import it again);
+        # the record says how far it got and why it stopped.
+        reason = error.message if isinstance(error, LedgerError) else type(error).__name__
+        database.run(lambda c: _write_counts(c, report, state="failed", reason=reason))
+        raise
     return report
+
+
+def _readable_rows(
+    reader: csv.DictReader,
+    unreadable: list[Rejection],  # type: ignore[type-arg]
+) -> Iterator[tuple[int, dict[str, str | None]]]:
+    """The file's rows with their line numbers; a line the CSV reader cannot read (an
+    unclosed quote, an oversized field) becomes a rejection, and reading goes on."""
+    while True:
+        try:
+            row = next(reader)
+        except StopIteration:
+            return
+        except csv.Error as error:
+            # The reader counts a line once it has read it whole: the bad one is next.
+            line = reader.line_num + 1
+            unreadable.append(Rejection(line, None, "unreadable_line", str(error)))
+            continue
+        yield reader.line_num, row
 
 
 def _insert_import(connection: Connection, report: ImportReport) -> None:
@@ -298,7 +331,12 @@ def _insert_import(connection: Connection, report: ImportReport) -> None:
     )
 
 
-def _finish_import(connection: Connection, report: ImportReport) -> None:
+def _write_counts(
+    connection: Connection, report: ImportReport, *, state: str, reason: str | None = None
+) -> None:
+    stored = {**report.stored_report(), "state": state}
+    if reason is not None:
+        stored["stopped_because"] = reason
     connection.execute(
         update(imports_table)
         .where(imports_table.c.id == report.id)
@@ -308,7 +346,7 @@ def _finish_import(connection: Connection, report: ImportReport) -> None:
             accepted=report.accepted,
             duplicates=report.duplicates,
             rejected=report.rejected,
-            report=report.stored_report(),
+            report=stored,
         )
     )
 
@@ -317,10 +355,11 @@ def _import_chunk(
     connection: Connection,
     partner: PrincipalRecord,
     rows: list[tuple[int, dict[str, str | None]]],
-    import_id: uuid.UUID,
+    report: ImportReport,
     seen: dict[str, str],
     now: datetime,
     policy: RemittancePolicy,
+    unreadable: list[Rejection],
 ) -> tuple[int, int, list[Rejection], dict[str, str]]:
     lookups = Lookups(connection, partner, now=now, policy=policy)
     rejections: list[Rejection] = []
@@ -377,12 +416,26 @@ def _import_chunk(
         fingerprints[reference] = fingerprint
         ready.append(prepared)
         lines.append(line)
-    written = record_completed(lookups, ready, import_id=import_id)
+    written = record_completed(lookups, ready, import_id=report.id)
     for index, error in written.rejected.items():
         reference = ready[index].request.partner_reference
         rejections.append(Rejection(lines[index], reference, error.code, error.message))
         fingerprints.pop(reference, None)
+    rejections.extend(unreadable)
     rejections.sort(key=lambda r: r.line)
+    # The import's counts move with the rows they count (same unit of work).
+    running = ImportReport(
+        report.id,
+        report.partner_id,
+        report.filename,
+        "",
+        report.created_at,
+        rows_total=report.rows_total + len(rows) + len(unreadable),
+        accepted=report.accepted + len(written.records),
+        duplicates=report.duplicates + duplicates,
+        rejections=[*report.rejections, *rejections],
+    )
+    _write_counts(connection, running, state="running")
     return len(written.records), duplicates, rejections, fingerprints
 
 

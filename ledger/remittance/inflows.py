@@ -38,6 +38,8 @@ def remittance_history(
         raise ValidationFailed(f"months is 1 to {HISTORY_MONTHS_MAX}", field="months")
     if currency is not None:
         validate_currency(currency)
+    if not date(1900, 1, 1) <= as_of <= date(9998, 12, 31):
+        raise ValidationFailed("as_of is between 1900-01-01 and 9998-12-31", field="as_of")
     first = months_back(date(as_of.year, as_of.month, 1), months)[0]
     since = datetime.combine(first, time.min, tzinfo=UTC)
     until = datetime.combine(as_of + timedelta(days=1), time.min, tzinfo=UTC) - timedelta(

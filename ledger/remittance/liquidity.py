@@ -23,6 +23,7 @@ The **alarm**: with a cap, when the part of the cap in use reaches
 from __future__ import annotations
 
 import csv
+import hashlib
 import io
 import uuid
 from dataclasses import dataclass
@@ -57,14 +58,17 @@ from ledger.journal import (
     storage,
 )
 from ledger.journal.balance import Totals, available
+from ledger.journal.models import Transaction
 from ledger.journal.queries import posted_balance_before, posted_postings_between
 from ledger.journal.types import AccountRecord
+from ledger.journal.validation import refuse_nul
 from ledger.limits import AMOUNT_MINOR_MAX, REASON_LENGTH_MAX, STATEMENT_DAYS_MAX
 from ledger.money import from_minor, validate_currency
 from ledger.remittance.models import PartnerLiquidity, Remittance
 
 liquidity_table = PartnerLiquidity.__table__
 remittances = Remittance.__table__
+transactions = Transaction.__table__
 
 DEFAULT_ALARM_THRESHOLD_PERCENT = 80
 AdjustmentKind = Literal["top_up", "withdrawal"]
@@ -340,11 +344,20 @@ def adjust_liquidity(
         raise ValidationFailed(
             f"a reference is 1 to {REASON_LENGTH_MAX} characters", field="reference"
         )
+    refuse_nul(reference, "reference")
     accounts = liquidity_accounts(connection, partner_id, currency)
     bank = _bank_account(connection, currency, now=now)
     settlement = accounts.settlement_account_id
+    # The bank's reference may hold spaces or any script: the journal's key is its hash.
+    key = "adjustment:" + hashlib.sha256(reference.encode()).hexdigest()
+    client_id = liquidity_client_id(partner_id)
+    recorded = _recorded(connection, client_id, key)
     if kind == "top_up":
         legs = (debit(bank, amount_minor, currency), credit(settlement, amount_minor, currency))
+    elif recorded:
+        # A retry of a recorded withdrawal is the journal's to replay (or refuse as a
+        # conflict), whatever the balance is now.
+        legs = (debit(settlement, amount_minor, currency), credit(bank, amount_minor, currency))
     else:
         row = storage.store_for(connection).read_accounts([settlement], lock=True)[0]
         free = available(Totals.of(row), "credit")
@@ -365,12 +378,21 @@ def adjust_liquidity(
             description=f"Liquidity {kind.replace('_', '-')}: {reference}",
             effective_at=effective_at,
             metadata={"liquidity": {"kind": kind, "reference": reference}},
-            idempotency_key=f"adjustment:{reference}",
-            client_id=liquidity_client_id(partner_id),
+            idempotency_key=key,
+            client_id=client_id,
         ),
         clock=FixedClock(now),
     )
     return Adjustment(kind, amount_minor, currency, reference, record)
+
+
+def _recorded(connection: Connection, client_id: str, key: str) -> bool:
+    row = connection.execute(
+        select(transactions.c.id).where(
+            transactions.c.client_id == client_id, transactions.c.idempotency_key == key
+        )
+    ).first()
+    return row is not None
 
 
 # --------------------------------------------------------------- the statement
@@ -400,6 +422,8 @@ def settlement_statement(
     line satisfies closing = opening - remittances - fees + adjustments."""
     if end < start:
         raise ValidationFailed("the statement ends before it starts", field="to")
+    if end >= date.max:
+        raise ValidationFailed("the statement ends before 9999-12-31", field="to")
     days = (end - start).days + 1
     if days > STATEMENT_DAYS_MAX:
         raise LimitExceeded(f"a statement covers at most {STATEMENT_DAYS_MAX} days")
@@ -409,21 +433,18 @@ def settlement_statement(
     lines = posted_postings_between(
         connection, account_id, _day_start(start), _day_start(end + timedelta(days=1))
     )
-    split = (
-        {
-            row.transaction_id: (row.send_minor, row.fee_minor)
-            for row in connection.execute(
-                select(
-                    remittances.c.transaction_id, remittances.c.send_minor, remittances.c.fee_minor
-                ).where(
-                    remittances.c.partner_id == partner_id,
-                    remittances.c.transaction_id.in_({line.transaction_id for line in lines}),
-                )
+    ids = sorted({line.transaction_id for line in lines})
+    split: dict[uuid.UUID, tuple[int, int]] = {}
+    for first in range(0, len(ids), 1_000):  # bounded IN lists (drivers cap parameters)
+        rows = connection.execute(
+            select(
+                remittances.c.transaction_id, remittances.c.send_minor, remittances.c.fee_minor
+            ).where(
+                remittances.c.partner_id == partner_id,
+                remittances.c.transaction_id.in_(ids[first : first + 1_000]),
             )
-        }
-        if lines
-        else {}
-    )
+        )
+        split.update((row.transaction_id, (row.send_minor, row.fee_minor)) for row in rows)
     by_day: dict[date, list[int]] = {}
     for line in lines:
         figures = by_day.setdefault(line.effective_at.astimezone(UTC).date(), [0, 0, 0, 0])

@@ -8,7 +8,7 @@ import re
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from datetime import date, datetime
+from datetime import UTC, date, datetime
 from typing import Any
 
 from sqlalchemy import Connection, select
@@ -17,7 +17,6 @@ from ledger.access.principals import PrincipalRecord
 from ledger.errors import (
     AccountCodeTaken,
     AccountNotFound,
-    CorridorNotServed,
     CurrencyMismatch,
     InvalidAmount,
     LedgerError,
@@ -47,7 +46,13 @@ from ledger.parties.customers import (
     customers,
     get_customer,
 )
-from ledger.remittance.corridors import CorridorRecord, current_pricing, get_corridor
+from ledger.remittance.corridors import (
+    CorridorRecord,
+    PricingRecord,
+    get_corridor,
+    in_force,
+    price_versions,
+)
 from ledger.remittance.liquidity import LiquidityAccounts, liquidity_accounts
 from ledger.remittance.models import Remittance
 from ledger.remittance.policy import RemittancePolicy
@@ -93,7 +98,7 @@ class Lookups:
         self._rates: dict[tuple[str, str, str, date], RateRecord | LedgerError] = {}
         self._liquidity: dict[str, LiquidityAccounts | LedgerError] = {}
         self._positions: dict[str, int] = {}
-        self._rate_sources: dict[str, str] = {}
+        self._price_versions: dict[str, list[PricingRecord]] = {}
         self._existing: dict[str, RemittanceRecord | None] = {}
 
     # -- prefetching (bulk import)
@@ -229,15 +234,15 @@ class Lookups:
             raise found
         return found
 
-    def rate_source(self, code: str) -> str:
-        """The mid-rate source of the partner's price on the corridor, or the default."""
-        if code not in self._rate_sources:
-            try:
-                pricing = current_pricing(self.connection, self.partner.id, code, at=self.now)
-                self._rate_sources[code] = pricing.rate_source
-            except CorridorNotServed:
-                self._rate_sources[code] = DEFAULT_RATE_SOURCE
-        return self._rate_sources[code]
+    def rate_source(self, code: str, at: datetime) -> str:
+        """The mid-rate source of the partner's price on the corridor in force at ``at``
+        (a remittance's own time); before its first price, that price's source; the
+        default if it never set one."""
+        if code not in self._price_versions:
+            self._price_versions[code] = price_versions(self.connection, self.partner.id, code)
+        versions = self._price_versions[code]
+        found = in_force(versions, at) or (versions[0] if versions else None)
+        return DEFAULT_RATE_SOURCE if found is None else found.rate_source
 
     def liquidity(self, currency: str) -> LiquidityAccounts:
         if currency not in self._liquidity:
@@ -381,8 +386,10 @@ def prepare(
         rate_date, rate_source = quote.rate_date, quote.rate_source
     else:
         assert request.send and request.fee and request.applied_rate is not None
-        source = _rate_source(lookups, corridor.code)
-        rate = lookups.rate(send_currency, receive_currency, source, effective_at.date())
+        source = lookups.rate_source(corridor.code, effective_at)
+        rate = lookups.rate(
+            send_currency, receive_currency, source, effective_at.astimezone(UTC).date()
+        )
         price = price_explicit(
             request.send[0],
             fee_minor=request.fee[0],
@@ -427,10 +434,6 @@ def prepare(
         effective_at=effective_at,
         request_hash=fingerprint or request.fingerprint(),
     )
-
-
-def _rate_source(lookups: Lookups, code: str) -> str:
-    return lookups.rate_source(code)
 
 
 #: The mid-rate source for remittances a partner priced itself on a corridor it set

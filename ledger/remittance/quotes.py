@@ -80,7 +80,8 @@ class QuoteRecord:
 
     @property
     def fx_margin_cost(self) -> Decimal:
-        return self.total_cost - from_minor(self.fee_minor, self.send_currency)
+        """send x margin, unrounded (the pricing rule; not total less the rounded fee)."""
+        return from_minor(self.send_minor, self.send_currency) * self.fx_margin
 
     def is_expired(self, now: datetime) -> bool:
         return self.expires_at <= now

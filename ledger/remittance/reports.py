@@ -179,6 +179,8 @@ def corridor_costs(
     """The report for ``[start, end]`` (one partner's rows only, if given)."""
     if end < start:
         raise ValidationFailed("the period ends before it starts", field="to")
+    if end >= date.max:
+        raise ValidationFailed("the period ends before 9999-12-31", field="to")
     since = datetime.combine(start, time.min, tzinfo=UTC)
     until = datetime.combine(end + timedelta(days=1), time.min, tzinfo=UTC)
     query = select(

@@ -363,3 +363,28 @@ def test_prices_are_versioned(partner, market, api_clock):
     assert_problem(wrong, 422, "currency_mismatch")
     unserved = partner.get("/v1/corridors/RU-RUB-UZ-UZS/pricing")
     assert_problem(unserved, 422, "corridor_not_served")
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/customers/{customer}/remittance-history?as_of=0001-01-15&months=2",
+        "/v1/customers/{customer}/remittance-history?as_of=9999-12-31",
+        "/v1/reports/corridor-costs?from=9999-12-01&to=9999-12-31",
+        "/v1/liquidity/RUB/statement?from=9999-12-01&to=9999-12-31",
+        "/v1/fx-rates?from=0001-01-01",
+    ],
+)
+def test_dates_at_the_calendars_ends_are_refused_not_a_500(partner, market, path):
+    response = partner.get(path.format(customer=market["customer"]))
+    assert problem_code(response) == (422, "validation_error")
+
+
+def test_the_fx_margin_cost_of_a_quote_is_send_times_margin(partner, admin, market):
+    # 100.27 RUB at 0.4%: 0.40108 -> 0.40 (total less the rounded fee would say 0.41).
+    no_minimum = {**PRICE, "minimum_fee": money("0.00"), "maximum_fee": None}
+    no_minimum.pop("maximum_fee")
+    assert partner.put(f"/v1/corridors/{TJ}/pricing", no_minimum).status_code == 200
+    quote = partner.post("/v1/quotes", {"corridor": TJ, "send_amount": money("100.27")})
+    body = quote.get_json()
+    assert (body["fx_margin_cost"], body["fee"]) == (money("0.40"), money("1.50"))

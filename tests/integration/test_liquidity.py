@@ -308,3 +308,36 @@ def test_statement_days_are_utc_days(world):
         )
     )
     assert day.remittances_count == 1
+
+
+def test_a_withdrawal_retried_with_its_reference_replays_whatever_the_balance(world):
+    first = adjust(world, "withdrawal", 100_000_000, "W-1")
+    again = adjust(world, "withdrawal", 100_000_000, "W-1")  # nothing is available now
+    assert again.transaction.id == first.transaction.id and again.transaction.replayed
+    assert position(world).posted_minor == 0
+
+
+def test_a_bank_reference_may_hold_spaces_and_any_script(world):
+    spaced = adjust(world, "top_up", 100, "FT 2611 0012")
+    cyrillic = adjust(world, "top_up", 200, "Платёж № 17")
+    assert spaced.transaction.id != cyrillic.transaction.id
+    assert adjust(world, "top_up", 100, "FT 2611 0012").transaction.replayed
+
+
+def test_a_statement_over_more_remittances_than_a_query_takes_ids(world):
+    from tests.integration.test_remittance_imports import HEADER, row, run_import
+
+    rows = "".join(
+        row(f"S-{n}", send_amount="10.00", fee="1.00", receive_amount="") for n in range(1_200)
+    )
+    assert run_import(world, HEADER + rows).accepted == 1_200
+    (day,) = world.run(
+        lambda c: settlement_statement(
+            c, world.partner.id, "RUB", start=date(2026, 3, 1), end=date(2026, 3, 1)
+        )
+    )
+    assert (day.remittances_count, day.remittances_minor, day.fees_minor) == (
+        1_200,
+        1_200_000,
+        120_000,
+    )

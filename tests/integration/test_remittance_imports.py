@@ -5,9 +5,11 @@ nothing, and the money lands exactly as the API would land it."""
 from __future__ import annotations
 
 import io
-from datetime import timedelta
+from datetime import date, timedelta
+from decimal import Decimal
 
 import pytest
+from sqlalchemy import select
 
 from ledger.errors import LedgerError
 from ledger.remittance.imports import ImportFileInvalid, get_import, import_remittances
@@ -178,3 +180,67 @@ def test_rejections_carry_plain_messages(world):
     (rejection,) = report.rejections
     assert "nobody" in rejection.message
     assert isinstance(LedgerError("m").as_dict(), dict)
+
+
+def test_an_unreadable_line_is_rejected_and_the_rest_go_in(world):
+    huge = '"' + "x" * 200_000 + '"'
+    text = HEADER + row("I-1") + row("I-2", sender_name=huge) + row("I-3")
+    report = run_import(world, text)
+    assert (report.rows_total, report.accepted) == (3, 2)
+    assert [(r.line, r.code) for r in report.rejections] == [(3, "unreadable_line")]
+    stored = world.run(lambda c: get_import(c, world.partner.id, report.id))
+    assert (stored["accepted"], stored["rejected"], stored["report"]["state"]) == (2, 1, "done")
+
+
+def test_an_import_stopped_half_way_says_how_far_it_got(world, monkeypatch):
+    import ledger.remittance.imports as imports
+
+    monkeypatch.setattr(imports, "IMPORT_ROWS_MAX", 1_500)
+    rows = "".join(
+        row(f"I-{n}", send_amount="100.00", fee="5.00", receive_amount="") for n in range(2_500)
+    )
+    with pytest.raises(LedgerError):
+        run_import(world, HEADER + rows)
+    (stored,) = world.run(
+        lambda c: [dict(r._mapping) for r in c.execute(select(imports.imports_table))]
+    )
+    assert (stored["accepted"], stored["report"]["state"]) == (1_000, "failed")
+    assert "at most 1500 rows" in stored["report"]["stopped_because"]
+
+
+def test_a_row_s_business_day_is_its_utc_day(world):
+    # 02:00 at +05:00 on March 1st is 21:00 UTC on February 28th: the mid-rate of the
+    # 28th; the same instant written in UTC is the same row (a duplicate, not a conflict).
+    report = run_import(world, HEADER + row("TZ-1", completed_at="2026-03-01T02:00:00+05:00"))
+    assert report.accepted == 1
+    (record,) = world.run(lambda c: list_remittances(c, world.partner.id, limit=1))[0]
+    assert record.rate_date == date(2026, 2, 28)
+    again = run_import(world, HEADER + row("TZ-1", completed_at="2026-02-28T21:00:00Z"))
+    assert (again.duplicates, again.rejected) == (1, 0)
+
+
+def test_a_row_is_priced_with_the_rate_source_in_force_when_it_completed(world):
+    from ledger.remittance.corridors import set_pricing
+    from tests.remittance_support import RUB_FEES
+
+    world.clock.advance(timedelta(hours=1))  # 10:00; a new price from now on, new source
+    world.run(
+        lambda c: set_pricing(
+            c,
+            world.partner.id,
+            "RU-RUB-TJ-TJS",
+            fees=RUB_FEES,
+            fx_margin=Decimal("0.004"),
+            rate_source="nbt",  # no mid-rates loaded from it
+            now=world.clock.now(),
+        )
+    )
+    world.clock.advance(timedelta(hours=1))
+    report = run_import(
+        world,
+        HEADER
+        + row("before", completed_at="2026-03-01T09:30:00+00:00")
+        + row("after", completed_at="2026-03-01T10:30:00+00:00"),
+    )
+    assert report.accepted == 1
+    assert [(r.partner_reference, r.code) for r in report.rejections] == [("after", "stale_rate")]
