@@ -1,6 +1,17 @@
 """Every table of the service, imported in one place for Alembic and tests."""
 
 from ledger.access.models import ApiKey, IdempotentRequest, Principal
+from ledger.credit.models import (
+    Contribution,
+    CreditScheme,
+    Loan,
+    LoanApplication,
+    LoanCharge,
+    LoanInstallment,
+    LoanProduct,
+    MatchingRule,
+    Repayment,
+)
 from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEntry, Transaction
 from ledger.parties.models import Customer, PartnerAccount
 from ledger.remittance.models import (
@@ -16,11 +27,19 @@ from ledger.remittance.models import (
 __all__ = [
     "Account",
     "ApiKey",
+    "Contribution",
     "Corridor",
     "CorridorPricing",
+    "CreditScheme",
     "Customer",
     "FxRate",
     "IdempotentRequest",
+    "Loan",
+    "LoanApplication",
+    "LoanCharge",
+    "LoanInstallment",
+    "LoanProduct",
+    "MatchingRule",
     "PartnerAccount",
     "PartnerLiquidity",
     "Posting",
@@ -28,6 +47,7 @@ __all__ = [
     "Quote",
     "Remittance",
     "RemittanceImport",
+    "Repayment",
     "Seal",
     "SealHead",
     "SealQueueEntry",
