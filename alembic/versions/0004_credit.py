@@ -212,6 +212,7 @@ def upgrade() -> None:
         sa.Column("disbursed_at", TIMESTAMP, nullable=False),
         sa.Column("closed_at", TIMESTAMP, nullable=True),
         sa.Column("written_off_minor", sa.BigInteger(), nullable=False),
+        sa.Column("write_off_transaction_id", sa.Uuid(), nullable=True),
         sa.CheckConstraint(
             "principal_minor > 0 AND origination_fee_minor >= 0", name=op.f("ck_loans_amounts")
         ),
@@ -239,6 +240,11 @@ def upgrade() -> None:
             ["disbursement_transaction_id"],
             ["transactions.id"],
             name=op.f("fk_loans_disbursement_transaction_id_transactions"),
+        ),
+        sa.ForeignKeyConstraint(
+            ["write_off_transaction_id"],
+            ["transactions.id"],
+            name=op.f("fk_loans_write_off_transaction_id_transactions"),
         ),
         sa.ForeignKeyConstraint(
             ["partner_id"], ["principals.id"], name=op.f("fk_loans_partner_id_principals")
@@ -343,9 +349,9 @@ def upgrade() -> None:
         ),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_repayments")),
         sa.UniqueConstraint("loan_id", "reference", name=op.f("uq_repayments_loan_id_reference")),
-        sa.UniqueConstraint("remittance_id", name=op.f("uq_repayments_remittance_id")),
     )
     op.create_index("ix_repayments_loan_id_effective_at", "repayments", ["loan_id", "effective_at"])
+    op.create_index("ix_repayments_remittance_id", "repayments", ["remittance_id"])
 
     if op.get_bind().dialect.name == "postgresql":
         op.execute(

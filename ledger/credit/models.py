@@ -202,6 +202,9 @@ class Loan(Base):
     disbursed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
     written_off_minor: Mapped[int] = mapped_column(BigInteger)
+    write_off_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
+        Uuid, ForeignKey("transactions.id")
+    )
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'closed', 'written_off')", name="status"),
@@ -267,9 +270,7 @@ class Repayment(Base):
     loan_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("loans.id"))
     reference: Mapped[str] = mapped_column(String(PARTNER_REFERENCE_LENGTH_MAX))
     source: Mapped[str] = mapped_column(String(8))
-    remittance_id: Mapped[uuid.UUID | None] = mapped_column(
-        Uuid, ForeignKey("remittances.id"), unique=True
-    )
+    remittance_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("remittances.id"))
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     principal_minor: Mapped[int] = mapped_column(BigInteger)
     interest_minor: Mapped[int] = mapped_column(BigInteger)
@@ -291,4 +292,5 @@ class Repayment(Base):
         ),
         UniqueConstraint("loan_id", "reference"),
         Index("ix_repayments_loan_id_effective_at", "loan_id", "effective_at"),
+        Index("ix_repayments_remittance_id", "remittance_id"),
     )

@@ -1,0 +1,354 @@
+"""Repayments: allocated by the product's order, a prepayment rescheduling what is left,
+one journal transaction each; recoveries of written-off loans.
+
+A repayment of X (= principal p + interest i + late fees q) from the borrower's
+account, in the scheme's currency::
+
+    debit  borrower's account       X
+    credit platform loan clearing   X
+    debit  scheme cash              X
+    credit scheme portfolio         p        (no leg for a zero part)
+    credit scheme interest income   i        (interest is income when paid; accrual: issue 6)
+    credit scheme fees receivable   q        (late fees were receivable when charged)
+
+Whatever exceeds what is due (the installments due and the next one, see
+``ledger.credit.allocation``) prepays principal: the installments after the next are
+rebuilt as a new schedule version on the principal left, with the same number of
+installments and lower amounts (``reduce_installments``) or with as few installments
+as keep each no larger than before (``reduce_term``). More than the whole payoff is
+refused (``overpayment``); so is a payment to a closed loan (``loan_closed``).
+
+Idempotent by the partner's ``reference`` (unique per loan): the same reference and
+amount return the repayment; another amount is a conflict. A written-off loan takes
+**recoveries**: credited to recovery income, up to the amount written off.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import uuid
+from dataclasses import replace
+from datetime import datetime
+
+from sqlalchemy import Connection, func, insert, select, update
+
+from ledger.clock import FixedClock
+from ledger.credit.allocation import Allocation, Standing, allocate
+from ledger.credit.disbursement import store_schedule
+from ledger.credit.loans import (
+    LoanRecord,
+    RepaymentRecord,
+    clearing_account,
+    get_loan,
+    loan_standing,
+    loans,
+    repayment_record,
+    repayments,
+    schedule_of,
+)
+from ledger.credit.products import get_product
+from ledger.credit.schedule import Installment, generate
+from ledger.credit.schemes import SchemeRecord, get_scheme
+from ledger.credit.terms import ALLOCATION_ORDERS, ProductTerms
+from ledger.db import RaceConstraint, register_race_constraint
+from ledger.errors import Conflict, InvalidAmount, LedgerError, ValidationFailed
+from ledger.ids import uuid7
+from ledger.journal import PostingSpec, TransactionSpec, credit, debit, post_transaction
+from ledger.journal.validation import refuse_nul
+from ledger.limits import PARTNER_REFERENCE_LENGTH_MAX
+from ledger.money import from_minor
+
+register_race_constraint(
+    RaceConstraint("uq_repayments_loan_id_reference", "repayments", ("loan_id", "reference"))
+)
+
+
+class LoanClosed(Conflict):
+    code = "loan_closed"
+
+
+class Overpayment(LedgerError):
+    code = "overpayment"
+
+
+class RepaymentExists(Conflict):
+    code = "repayment_exists"
+
+
+def _key(loan_id: uuid.UUID, reference: str) -> str:
+    return f"repayment:{loan_id}:{hashlib.sha256(reference.encode()).hexdigest()[:32]}"
+
+
+def _fingerprint(amount_minor: int, source: str, remittance_id: uuid.UUID | None) -> str:
+    return hashlib.sha256(f"{amount_minor}|{source}|{remittance_id}".encode()).hexdigest()
+
+
+def rebuilt_future(
+    terms: ProductTerms, position: Standing, prepaid_minor: int, allocations: list[Allocation]
+) -> list[Installment]:
+    """The installments after those due now, rebuilt on the principal a prepayment left
+    (pure; numbered after the last one due now)."""
+    due_now = position.due_now()
+    last = due_now[-1]
+    future = [i for i in position.installments if i.number > last.number]
+    remaining = sum(i.outstanding["principal"] for i in future) - prepaid_minor
+    if remaining <= 0 or not future:
+        return []
+    plain = replace(terms.schedule, grace_on_principal=0, grace_on_interest=0)
+    start, first_due = last.due_date, future[0].due_date
+
+    def build(count: int) -> list[Installment]:
+        return list(generate(plain, remaining, count, start, first_due).installments)
+
+    if terms.prepayment == "reduce_installments":
+        rebuilt = build(len(future))
+    else:
+        largest = max(i.total_minor for i in future)
+        rebuilt = build(len(future))
+        for count in range(1, len(future) + 1):
+            candidate = build(count)
+            if max(i.total_minor for i in candidate) <= largest:
+                rebuilt = candidate
+                break
+    offset = last.number
+    return [replace(item, number=item.number + offset) for item in rebuilt]
+
+
+def _legs(
+    loan: LoanRecord,
+    scheme_accounts: dict[str, int],
+    clearing: int,
+    parts: dict[str, int],
+    *,
+    recovery: bool,
+) -> tuple[PostingSpec, ...]:
+    total = sum(parts.values())
+    currency = loan.currency
+    legs = [
+        debit(loan.borrower_account_id, total, currency),
+        credit(clearing, total, currency),
+        debit(scheme_accounts["cash"], total, currency),
+    ]
+    if recovery:
+        legs.append(credit(scheme_accounts["recovery_income"], total, currency))
+        return tuple(legs)
+    for component, role in (
+        ("principal", "portfolio"),
+        ("interest", "interest_income"),
+        ("penalty", "fees_receivable"),
+        ("fee", "fee_income"),
+    ):
+        if parts.get(component):
+            legs.append(credit(scheme_accounts[role], parts[component], currency))
+    return tuple(legs)
+
+
+def repay(
+    connection: Connection,
+    loan_id: uuid.UUID,
+    *,
+    amount_minor: int,
+    reference: str,
+    now: datetime,
+    partner_id: uuid.UUID | None = None,
+    source: str = "direct",
+    remittance_id: uuid.UUID | None = None,
+    effective_at: datetime | None = None,
+) -> RepaymentRecord:
+    """Apply ``amount_minor`` from the borrower's account to the loan."""
+    if not isinstance(amount_minor, int) or isinstance(amount_minor, bool) or amount_minor <= 0:
+        raise InvalidAmount("a repayment is a positive amount", field="amount")
+    if (
+        not isinstance(reference, str)
+        or not reference.strip()
+        or len(reference) > PARTNER_REFERENCE_LENGTH_MAX
+    ):
+        raise ValidationFailed(
+            f"a reference is 1 to {PARTNER_REFERENCE_LENGTH_MAX} characters", field="reference"
+        )
+    refuse_nul(reference, "reference")
+    loan = get_loan(connection, loan_id, partner_id=partner_id, lock=True)
+    when = effective_at or now
+    fingerprint = _fingerprint(amount_minor, source, remittance_id)
+    existing = connection.execute(
+        select(repayments).where(
+            repayments.c.loan_id == loan.id, repayments.c.reference == reference
+        )
+    ).first()
+    if existing is not None:
+        found = repayment_record(existing)
+        if found.request_hash != fingerprint:
+            raise RepaymentExists(
+                f"repayment reference {reference!r} was used with another amount",
+                reference=reference,
+            )
+        return replace(found, replayed=True)
+    scheme = get_scheme(connection, loan.scheme_id)
+    clearing = clearing_account(connection, loan.currency, now=now)
+    if loan.status == "written_off":
+        return _recover(
+            connection,
+            loan,
+            scheme,
+            clearing,
+            amount_minor,
+            reference,
+            fingerprint,
+            source,
+            remittance_id,
+            when,
+            now,
+        )
+    if loan.status != "active":
+        raise LoanClosed(f"loan {loan.id} is {loan.status}", loan_id=str(loan.id))
+    terms = get_product(connection, loan.product_id).terms
+    position = loan_standing(connection, loan, as_of=when.date())
+    if amount_minor > position.payoff_minor:
+        raise Overpayment(
+            f"the loan's payoff is {from_minor(position.payoff_minor, loan.currency)} "
+            f"{loan.currency}; {from_minor(amount_minor, loan.currency)} is more than it owes",
+            payoff_minor=position.payoff_minor,
+        )
+    allocations, left = allocate(position, amount_minor, ALLOCATION_ORDERS[terms.allocation_order])
+    parts = {
+        c: sum(a.amount_minor for a in allocations if a.component == c)
+        for c in ("principal", "interest", "fee", "penalty")
+    }
+    if left:
+        allocations.append(Allocation(None, "principal", left))
+        parts["principal"] += left
+    repayment_id = uuid7()
+    transaction = post_transaction(
+        connection,
+        TransactionSpec(
+            postings=_legs(loan, scheme.accounts, clearing, parts, recovery=False),
+            description=f"Loan repayment {reference}",
+            effective_at=when,
+            metadata={
+                "credit": {
+                    "loan_id": str(loan.id),
+                    "repayment_id": str(repayment_id),
+                    "event": "loan.repayment.received",
+                    **({"remittance_id": str(remittance_id)} if remittance_id else {}),
+                }
+            },
+            idempotency_key=_key(loan.id, reference),
+            client_id=scheme.client_id,
+        ),
+        clock=FixedClock(now),
+    )
+    record = RepaymentRecord(
+        id=repayment_id,
+        loan_id=loan.id,
+        reference=reference,
+        source=source,
+        remittance_id=remittance_id,
+        amount_minor=amount_minor,
+        principal_minor=parts["principal"],
+        interest_minor=parts["interest"],
+        fee_minor=parts["fee"],
+        penalty_minor=parts["penalty"],
+        prepaid_minor=left,
+        allocation=[a.as_dict() for a in allocations],
+        request_hash=fingerprint,
+        transaction_id=transaction.id,
+        effective_at=when,
+        created_at=now,
+    )
+    connection.execute(
+        insert(repayments).values(**{k: v for k, v in record.__dict__.items() if k != "replayed"})
+    )
+    if left:
+        _reschedule(connection, loan, terms, position, left, allocations)
+    after = loan_standing(connection, get_loan(connection, loan.id), as_of=when.date())
+    if after.closed:
+        connection.execute(
+            update(loans).where(loans.c.id == loan.id).values(status="closed", closed_at=now)
+        )
+    return record
+
+
+def _reschedule(
+    connection: Connection,
+    loan: LoanRecord,
+    terms: ProductTerms,
+    position: Standing,
+    prepaid_minor: int,
+    allocations: list[Allocation],
+) -> None:
+    future = rebuilt_future(terms, position, prepaid_minor, allocations)
+    last = position.due_now()[-1].number
+    kept = [item for item in schedule_of(connection, loan) if item.number <= last]
+    version = loan.schedule_version + 1
+    store_schedule(connection, loan.id, version, [*kept, *future])
+    connection.execute(update(loans).where(loans.c.id == loan.id).values(schedule_version=version))
+
+
+def _recover(
+    connection: Connection,
+    loan: LoanRecord,
+    scheme: SchemeRecord,
+    clearing: int,
+    amount_minor: int,
+    reference: str,
+    fingerprint: str,
+    source: str,
+    remittance_id: uuid.UUID | None,
+    when: datetime,
+    now: datetime,
+) -> RepaymentRecord:
+    recovered = connection.execute(
+        select(func.coalesce(func.sum(repayments.c.amount_minor), 0)).where(
+            repayments.c.loan_id == loan.id, repayments.c.source == "recovery"
+        )
+    ).scalar_one()
+    left = loan.written_off_minor - int(recovered)
+    if amount_minor > left:
+        raise Overpayment(
+            f"only {from_minor(left, loan.currency)} {loan.currency} of the written-off loan "
+            "is left to recover",
+            payoff_minor=left,
+        )
+    repayment_id = uuid7()
+    transaction = post_transaction(
+        connection,
+        TransactionSpec(
+            postings=_legs(
+                loan, scheme.accounts, clearing, {"principal": amount_minor}, recovery=True
+            ),
+            description=f"Recovery on written-off loan {loan.id}: {reference}",
+            effective_at=when,
+            metadata={
+                "credit": {
+                    "loan_id": str(loan.id),
+                    "repayment_id": str(repayment_id),
+                    "event": "loan.recovery.received",
+                }
+            },
+            idempotency_key=_key(loan.id, reference),
+            client_id=scheme.client_id,
+        ),
+        clock=FixedClock(now),
+    )
+    record = RepaymentRecord(
+        id=repayment_id,
+        loan_id=loan.id,
+        reference=reference,
+        source="recovery",
+        remittance_id=remittance_id,
+        amount_minor=amount_minor,
+        principal_minor=amount_minor,
+        interest_minor=0,
+        fee_minor=0,
+        penalty_minor=0,
+        prepaid_minor=0,
+        allocation=[{"installment": None, "component": "recovery", "amount_minor": amount_minor}],
+        request_hash=fingerprint,
+        transaction_id=transaction.id,
+        effective_at=when,
+        created_at=now,
+    )
+    connection.execute(
+        insert(repayments).values(**{k: v for k, v in record.__dict__.items() if k != "replayed"})
+    )
+    return record
