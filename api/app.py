@@ -21,9 +21,11 @@ from api.resources import (
     customers,
     fx_rates,
     liquidity,
+    loans,
     quotes,
     remittances,
     reports,
+    schemes,
     transactions,
 )
 from ledger.clock import Clock, SystemClock
@@ -95,6 +97,8 @@ def create_app(
         remittances,
         liquidity,
         reports,
+        schemes,
+        loans,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())

@@ -15,6 +15,7 @@ from flask import Flask, Response, json
 from werkzeug.exceptions import HTTPException
 
 from ledger.access.keys import Unauthenticated
+from ledger.credit.schemes import NotSchemeManager
 from ledger.errors import (
     BatchRejected,
     ConcurrencyExhausted,
@@ -33,6 +34,7 @@ PROBLEM_MIMETYPE = "application/problem+json"
 
 _STATUS_BY_ERROR: list[tuple[type[LedgerError], int]] = [
     (Unauthenticated, 401),
+    (NotSchemeManager, 403),
     (ConcurrencyExhausted, 503),
     (NotFound, 404),
     (IdempotencyConflict, 422),

@@ -30,6 +30,7 @@ from api.schemas import (
     page,
     page_of,
 )
+from ledger.credit.sweeps import complete_and_sweep
 from ledger.journal import get_transaction
 from ledger.limits import (
     FULL_NAME_LENGTH_MAX,
@@ -45,7 +46,6 @@ from ledger.remittance.models import REMITTANCE_STATUSES
 from ledger.remittance.rates import parse_mid_rate
 from ledger.remittance.records import RemittanceRecord, RemittanceRequest
 from ledger.remittance.remittances import (
-    complete_remittance,
     fail_remittance,
     get_remittance,
     list_remittances,
@@ -121,9 +121,19 @@ class RemittanceSchema(BaseSchema):
     failure_reason = fields.String(allow_none=True, required=True)
 
 
+class SweepOutSchema(BaseSchema):
+    loan_id = fields.UUID(required=True)
+    repayment_id = fields.UUID(required=True)
+    amount = fields.Nested(MoneySchema, required=True)
+
+
 class RemittanceDetailSchema(RemittanceSchema):
     transaction = fields.Dict(
         required=True, metadata={"description": "the journal transaction with its postings"}
+    )
+    sweeps = fields.List(
+        fields.Nested(SweepOutSchema),
+        metadata={"description": "completion: what was swept into the beneficiary's loans"},
     )
 
 
@@ -313,11 +323,22 @@ def show(remittance_id: str) -> dict[str, Any]:
 @idempotent(required=True)
 @blp.response(200, RemittanceDetailSchema)
 def complete(remittance_id: str) -> Response:
-    """Pay out: the reservation is posted (beneficiary credited, fee earned)."""
+    """Pay out: the reservation is posted (beneficiary credited, fee earned), and the
+    share the beneficiary opted in to is swept into their loans (``sweeps``)."""
     partner, rid, now = principal(), _remittance_id(remittance_id), clock().now()
 
     def work(connection: Any) -> dict[str, Any]:
-        return _detail(connection, complete_remittance(connection, partner.id, rid, now=now))
+        record, swept = complete_and_sweep(connection, partner.id, rid, now=now)
+        detail = _detail(connection, record)
+        detail["sweeps"] = [
+            {
+                "loan_id": repayment.loan_id,
+                "repayment_id": repayment.id,
+                "amount": money(repayment.amount_minor, record.receive_currency),
+            }
+            for repayment in swept
+        ]
+        return detail
 
     return run_recorded(work, lambda body: _json(body, 200))
 
