@@ -71,6 +71,29 @@ REMITTANCE = {
     "rate": "0.12",
 }
 ANY = ("admin", "partner", "fund_manager")
+SCHEME = {"slug": "matrix", "name": "Matrix fund", "currency": "TJS", "country": "TJ"}
+PRODUCT = {
+    "name": "P",
+    "min_amount": money("100.00", "TJS"),
+    "max_amount": money("1000.00", "TJS"),
+    "min_installments": 3,
+    "max_installments": 12,
+    "annual_rate_percent": "24",
+}
+PREVIEW = {
+    "terms": {"annual_rate_percent": "24"},
+    "amount": money("1000.00", "TJS"),
+    "installments": 6,
+}
+APPLICATION = {
+    "customer_id": MISSING_UUID,
+    "scheme_id": MISSING_UUID,
+    "product_id": MISSING_UUID,
+    "amount": money("1000.00", "TJS"),
+    "installments": 6,
+    "purpose": "p",
+    "description": "d",
+}
 
 # (method, path, body, roles allowed, status and code for an allowed role)
 ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
@@ -262,6 +285,127 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
         "principal_not_found",
     ),
     ("GET", f"/v1/reports/corridor-costs?{PERIOD}", None, ANY, 200, None),
+    # credit (issue 5)
+    ("POST", "/v1/schemes", SCHEME, ("fund_manager",), 201, None),
+    ("GET", "/v1/schemes", None, ANY, 200, None),
+    ("GET", f"/v1/schemes/{MISSING_UUID}", None, ANY, 404, "scheme_not_found"),
+    (
+        "GET",
+        f"/v1/schemes/{MISSING_UUID}/position",
+        None,
+        ("admin", "fund_manager"),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/matching-rules",
+        {"sponsor_name": "S", "ratio": "1", "cap": money("1.00", "TJS")},
+        ("fund_manager",),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/contributions",
+        {"reference": "C", "investor_name": "I", "amount": money("1.00", "TJS")},
+        ("fund_manager",),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "GET",
+        f"/v1/schemes/{MISSING_UUID}/contributions",
+        None,
+        ("admin", "fund_manager"),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/contributions/{MISSING_UUID}/receive",
+        None,
+        ("fund_manager",),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/products",
+        PRODUCT,
+        ("fund_manager",),
+        404,
+        "scheme_not_found",
+    ),
+    ("GET", f"/v1/schemes/{MISSING_UUID}/products", None, ANY, 404, "scheme_not_found"),
+    ("POST", "/v1/schedule-previews", PREVIEW, ANY, 200, None),
+    (
+        "POST",
+        "/v1/loan-applications",
+        APPLICATION,
+        ("partner",),
+        404,
+        "scheme_not_found",
+    ),
+    ("GET", "/v1/loan-applications", None, ("admin", "partner", "fund_manager"), 200, None),
+    (
+        "GET",
+        f"/v1/loan-applications/{MISSING_UUID}",
+        None,
+        ANY,
+        404,
+        "application_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/loan-applications/{MISSING_UUID}/approve",
+        {},
+        ("fund_manager",),
+        404,
+        "application_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/loan-applications/{MISSING_UUID}/decline",
+        {},
+        ("fund_manager",),
+        404,
+        "application_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/loan-applications/{MISSING_UUID}/disburse",
+        {},
+        ("fund_manager",),
+        404,
+        "application_not_found",
+    ),
+    ("GET", "/v1/loans", None, ANY, 200, None),
+    ("GET", f"/v1/loans/{MISSING_UUID}", None, ANY, 404, "loan_not_found"),
+    (
+        "POST",
+        f"/v1/loans/{MISSING_UUID}/repayments",
+        {"amount": money("1.00", "TJS"), "reference": "R"},
+        ("partner",),
+        404,
+        "loan_not_found",
+    ),
+    (
+        "PUT",
+        f"/v1/loans/{MISSING_UUID}/sweep",
+        {"percent": "0.1"},
+        ("partner",),
+        404,
+        "loan_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/loans/{MISSING_UUID}/write-off",
+        {"reason": "x"},
+        ("fund_manager",),
+        404,
+        "loan_not_found",
+    ),
 ]
 
 ROLES = ["admin", "partner", "fund_manager", None]

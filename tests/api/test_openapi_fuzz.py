@@ -155,3 +155,12 @@ def test_remittance_administration_conforms_to_the_schema(
     aim(case, {"partner_id": [partner.id]})
     headers = {"Authorization": f"Bearer {admin.key}"}
     case.call_and_validate(app=app, headers=headers, checks=CHECKS)
+
+
+@schema.include(path_regex=r"^/v1/(schemes|loan-applications|loans|schedule-previews)").parametrize()
+@FUZZ
+def test_credit_operations_conform_to_the_schema_for_a_fund_manager(
+    case: Any, app: Any, fund_manager: Caller
+) -> None:
+    headers = {"Authorization": f"Bearer {fund_manager.key}"}
+    case.call_and_validate(app=app, headers=headers, checks=CHECKS)
