@@ -208,3 +208,43 @@ def build_credit_world(database: Any, clock: Any, *, history_months: int = 11) -
 
 def days(n: int) -> timedelta:
     return timedelta(days=n)
+
+
+def assert_loan_matches_postings(database: Any, loan_id: Any, *, as_of: date) -> None:
+    """The loan's figures (from its schedule, charges and allocations) are what its own
+    journal transactions say: outstanding principal on the portfolio, interest paid to
+    income, unpaid late fees still receivable, and the borrower's account movements."""
+    from ledger.credit.loans import charges_of, repayments_of
+    from ledger.credit.schemes import get_scheme
+    from ledger.journal.queries import load_transactions
+
+    def check(c: Any) -> None:
+        loan = get_loan(c, loan_id)
+        scheme = get_scheme(c, loan.scheme_id)
+        paid = repayments_of(c, loan.id)
+        ids = [loan.disbursement_transaction_id, *(r.transaction_id for r in paid)]
+        ids += [row.transaction_id for row in charges_of(c, loan.id)]
+        ids += [loan.write_off_transaction_id] if loan.write_off_transaction_id else []
+        net: dict[int, int] = {}
+        for transaction in load_transactions(c, ids):
+            assert transaction.status == "posted"
+            for leg in transaction.postings:
+                sign = 1 if leg.direction == "debit" else -1
+                net[leg.account_id] = net.get(leg.account_id, 0) + sign * leg.amount_minor
+        position = loan_standing(c, loan, as_of=as_of)
+        outstanding = position.outstanding_principal_minor if loan.status == "active" else 0
+        assert net.get(scheme.account("portfolio"), 0) == outstanding
+        regular = [r for r in paid if r.source != "recovery"]
+        assert -net.get(scheme.account("interest_income"), 0) == sum(
+            r.interest_minor for r in regular
+        )
+        unpaid_fees = sum(i.outstanding["penalty"] for i in position.installments)
+        assert net.get(scheme.account("fees_receivable"), 0) == (
+            unpaid_fees if loan.status == "active" else 0
+        )
+        moved = -(loan.principal_minor - loan.origination_fee_minor) + sum(
+            r.amount_minor for r in paid
+        )
+        assert net.get(loan.borrower_account_id, 0) == moved
+
+    database.run(check)

@@ -15,6 +15,7 @@ import pytest
 from ledger.credit.losses import charge_late_fees
 from tests.api.conftest import API_START, assert_problem, balances, money, problem_code
 from tests.api.test_remittances_api import market, remittance_body  # noqa: F401 (fixture)
+from tests.credit_support import assert_loan_matches_postings
 
 PRODUCT = {
     "name": "Workshop loan",
@@ -173,7 +174,7 @@ def test_a_schedule_preview_as_json_and_as_csv(partner, scheme):
     assert {i["interest"]["amount"] for i in inline["installments"]} == {"12.00"}
 
 
-def test_a_loan_from_application_to_repayment(partner, fund_manager, scheme, api_clock):
+def test_a_loan_from_application_to_repayment(partner, fund_manager, scheme, api_clock, database):
     applied = partner.post("/v1/loan-applications", application(scheme), key=False).get_json()
     assert applied["recommendation"] == "approved" and applied["status"] == "submitted"
     assert {r["code"] for r in applied["score"]["reasons"]} >= {"regular_inflows", "no_arrears"}
@@ -203,6 +204,7 @@ def test_a_loan_from_application_to_repayment(partner, fund_manager, scheme, api
         "loan.disbursed",
         "loan.repayment.received",
     ]
+    assert_loan_matches_postings(database, uuid.UUID(loan["id"]), as_of=api_clock.now().date())
 
 
 def test_a_late_loan_shows_its_arrears_and_pays_the_penalty_first(
@@ -255,7 +257,7 @@ def test_a_completed_remittance_is_swept_into_the_loan(partner, fund_manager, sc
     assert [(p["source"], p["remittance_id"]) for p in repayments] == [("sweep", r["id"])]
 
 
-def test_a_write_off_and_a_recovery(partner, fund_manager, scheme, api_clock):
+def test_a_write_off_and_a_recovery(partner, fund_manager, scheme, api_clock, database):
     loan = disbursed(partner, fund_manager, scheme)
     api_clock.advance(timedelta(days=200))
     written = fund_manager.post(f"/v1/loans/{loan['id']}/write-off", {"reason": "absconded"})
@@ -271,6 +273,7 @@ def test_a_write_off_and_a_recovery(partner, fund_manager, scheme, api_clock):
         f"/v1/loans/{loan['id']}/repayments", {"amount": money("100.00", "TJS"), "reference": "R"}
     )
     assert recovered.get_json()["source"] == "recovery"
+    assert_loan_matches_postings(database, uuid.UUID(loan["id"]), as_of=api_clock.now().date())
 
 
 def test_decisions_are_the_schemes_managers_and_nobody_elses(partner, fund_manager, scheme, admin):

@@ -157,7 +157,9 @@ def test_remittance_administration_conforms_to_the_schema(
     case.call_and_validate(app=app, headers=headers, checks=CHECKS)
 
 
-@schema.include(path_regex=r"^/v1/(schemes|loan-applications|loans|schedule-previews)").parametrize()
+@schema.include(
+    path_regex=r"^/v1/(schemes|loan-applications|loans|schedule-previews)"
+).parametrize()
 @FUZZ
 def test_credit_operations_conform_to_the_schema_for_a_fund_manager(
     case: Any, app: Any, fund_manager: Caller

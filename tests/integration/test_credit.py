@@ -28,7 +28,12 @@ from ledger.credit.sweeps import complete_and_sweep, set_sweep
 from ledger.errors import ValidationFailed
 from ledger.journal import get_account
 from ledger.parties.customers import CustomerNotFound
-from tests.credit_support import TERMS, CreditWorld, build_credit_world
+from tests.credit_support import (
+    TERMS,
+    CreditWorld,
+    assert_loan_matches_postings,
+    build_credit_world,
+)
 from tests.remittance_support import reserve
 
 
@@ -251,6 +256,7 @@ def test_an_on_time_repayment_pays_the_first_installment(world):
     assert standing.outstanding_principal_minor == 300_000 - first.principal_minor
     assert posted(world, "portfolio") == 300_000 - first.principal_minor
     assert posted(world, "interest_income") == first.interest_minor
+    assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
 
 
 def test_a_repayment_replays_by_reference_and_refuses_another_amount(world):
@@ -347,6 +353,7 @@ def test_a_prepayment_shortens_the_term_or_lowers_the_installments(database, clo
     assert world.standing(loan.id).outstanding_principal_minor == (
         300_000 - first.principal_minor - 100_000
     )
+    assert_loan_matches_postings(database, loan.id, as_of=clock.now().date())
 
 
 def test_paying_everything_closes_the_loan_and_then_payments_are_refused(world):
@@ -360,6 +367,7 @@ def test_paying_everything_closes_the_loan_and_then_payments_are_refused(world):
     assert posted(world, "portfolio") == 0
     with pytest.raises(LoanClosed):
         world.repay(loan.id, 100, "AFTER")
+    assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
 
 
 # ------------------------------------------------------------------ sweeps
@@ -404,6 +412,7 @@ def test_a_sweep_capped_at_the_outstanding_pays_the_loan_off(world):
     assert repayment.amount_minor == payoff < 118_723
     assert repayment.prepaid_minor > 0
     assert world.run(lambda c: get_loan(c, loan.id)).status == "closed"
+    assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
 
 
 def test_a_loan_not_opted_in_is_not_swept(world):
@@ -438,6 +447,7 @@ def test_a_write_off_is_absorbed_by_the_first_loss_layer_first(world):
     assert posted(world, "recovery_income") == 10_000
     with pytest.raises(Overpayment):
         world.repay(loan.id, 300_000, "REC-2")
+    assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
 
 
 def test_only_the_schemes_manager_writes_off(world):
@@ -446,3 +456,33 @@ def test_only_the_schemes_manager_writes_off(world):
         world.run(
             lambda c: write_off(c, world.other_manager, loan.id, now=world.clock.now(), reason="x")
         )
+
+
+@pytest.mark.slow
+def test_concurrent_approvals_never_commit_more_than_the_fund_has(postgres_database, clock):
+    """Eight approvals of 1,000.00 race for a fund with 3,500.00 available: three pass."""
+    import threading
+
+    world = build_credit_world(postgres_database, clock)
+    pending = [world.apply(100_000 * 10, 12) for _ in range(8)]
+    outcomes, lock, start = [], threading.Lock(), threading.Barrier(8)
+
+    def approver(application_id):
+        start.wait()
+        try:
+            world.approve(application_id, note="race")
+            result = "approved"
+        except InsufficientFundCash:
+            result = "refused"
+        except Exception as error:  # any other outcome fails the count, by name
+            result = repr(error)
+        with lock:
+            outcomes.append(result)
+
+    threads = [threading.Thread(target=approver, args=(a.id,)) for a in pending]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["approved"] * 3 + ["refused"] * 5
+    assert world.run(lambda c: fund_position(c, world.scheme)).available_minor == 500_000

@@ -362,3 +362,72 @@ def test_the_first_due_date_must_follow_disbursement():
 def test_the_annuity_is_exact():
     assert annuity(100, Decimal(0), 3) == Decimal(100) / 3
     assert round(annuity(10_000_000, Decimal("0.005"), 360), 4) == Decimal("59955.0525")
+
+
+# ------------------------------------------------------------- every combination
+#
+# The first installment of each combination of method, amortization, interest period
+# and frequency, against the formulas written out here independently of the generator:
+# 12,000.00 TJS at 18% a year, 12 installments, disbursed 2026-01-10.
+
+_P, _N, _RATE = 1_200_000, 12, Decimal("0.18")
+_PERIOD = {"monthly": _RATE / 12, "weekly": _RATE / 52, "biweekly": _RATE * 2 / 52}
+_DAYS = {"monthly": 31, "weekly": 7, "biweekly": 14}  # the first period from 2026-01-10
+
+
+def _half_even(value: Decimal) -> int:
+    return int(value.quantize(Decimal(1), "ROUND_HALF_EVEN"))
+
+
+@pytest.mark.parametrize("frequency", FREQUENCIES)
+@pytest.mark.parametrize("interest_period", INTEREST_PERIODS)
+@pytest.mark.parametrize(
+    ("method", "amortization"),
+    [
+        ("declining_balance", "equal_installments"),
+        ("declining_balance", "equal_principal"),
+        ("flat", "equal_installments"),
+    ],
+)
+def test_the_first_installment_of_every_combination(
+    method, amortization, interest_period, frequency
+):
+    terms = ScheduleTerms(
+        "TJS",
+        Decimal(18),
+        frequency=frequency,
+        interest_method=method,
+        amortization=amortization,
+        interest_period=interest_period,
+        day_count="actual/365",
+    )
+    schedule = generate(terms, _P, _N, date(2026, 1, 10))
+    first = schedule.installments[0]
+    per_day = _RATE / 365
+    first_rate = (
+        _PERIOD[frequency] if interest_period == "repayment_period" else per_day * _DAYS[frequency]
+    )
+    if method == "flat":
+        if interest_period == "repayment_period":
+            total = _half_even(_P * _PERIOD[frequency] * _N)
+        else:
+            total = _half_even(
+                _P * per_day * (schedule.installments[-1].due_date - date(2026, 1, 10)).days
+            )
+        assert first.interest_minor == _half_even(Decimal(total) / _N)
+        assert first.principal_minor == _half_even(Decimal(_P) / _N)
+        assert schedule.total_interest_minor == total
+    else:
+        assert first.interest_minor == _half_even(_P * first_rate)
+        if amortization == "equal_principal":
+            assert first.principal_minor == _half_even(Decimal(_P) / _N)
+        else:
+            annuity_rate_ = (
+                _PERIOD[frequency]
+                if interest_period == "repayment_period"
+                else per_day * {"monthly": 30, "weekly": 7, "biweekly": 14}[frequency]
+            )
+            emi = _half_even(_P * annuity_rate_ / (1 - (1 + annuity_rate_) ** -_N))
+            assert schedule.installment_minor == emi
+            assert first.principal_minor == emi - first.interest_minor
+    assert sum(i.principal_minor for i in schedule.installments) == _P
