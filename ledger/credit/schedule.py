@@ -56,7 +56,7 @@ from __future__ import annotations
 import calendar
 from dataclasses import dataclass
 from datetime import date, timedelta
-from decimal import ROUND_HALF_EVEN, Decimal, localcontext
+from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
 from typing import Literal
 
 from ledger.errors import ValidationFailed
@@ -213,38 +213,44 @@ def days_30_360(start: date, end: date) -> int:
 # ------------------------------------------------------------------ rates
 
 
+#: Fineract's MathContext as a Decimal context: its operations round to 12
+#: significant digits half-even, as each of Fineract's BigDecimal operations does.
+FINERACT = Context(prec=PRECISION, rounding=ROUND_HALF_EVEN)
+_ONE = Decimal(1)
+
+
 def period_rate(terms: ScheduleTerms, start: date, end: date) -> Decimal:
     """The rate of one period as Fineract computes it (12 significant digits)."""
-    with localcontext() as context:
-        context.prec, context.rounding = PRECISION, ROUND_HALF_EVEN
-        annual = terms.annual_rate_percent
-        if terms.interest_period == "repayment_period":
-            per_period = annual / _PERIODS_PER_YEAR[terms.frequency] / 100
-            return per_period * _EVERY[terms.frequency]
-        one_day = annual / _DAYS_IN_YEAR[terms.day_count] / 100
-        # 30-day months apply to monthly periods; weeks count their actual days.
-        thirty = terms.day_count == "30/360" and terms.frequency == "monthly"
-        days = days_30_360(start, end) if thirty else (end - start).days
-        return one_day * days
+    annual = terms.annual_rate_percent
+    if terms.interest_period == "repayment_period":
+        per_period = FINERACT.divide(
+            FINERACT.divide(annual, _PERIODS_PER_YEAR[terms.frequency]), 100
+        )
+        return FINERACT.multiply(per_period, _EVERY[terms.frequency])
+    one_day = FINERACT.divide(FINERACT.divide(annual, _DAYS_IN_YEAR[terms.day_count]), 100)
+    # 30-day months apply to monthly periods; weeks count their actual days.
+    thirty = terms.day_count == "30/360" and terms.frequency == "monthly"
+    days = days_30_360(start, end) if thirty else (end - start).days
+    return FINERACT.multiply(one_day, days)
 
 
 def annuity_rate(terms: ScheduleTerms) -> Decimal:
     """The rate Fineract uses for the installment (EMI): a standard period's."""
-    with localcontext() as context:
-        context.prec, context.rounding = PRECISION, ROUND_HALF_EVEN
-        annual = terms.annual_rate_percent
-        if terms.interest_period == "repayment_period":
-            return annual / _PERIODS_PER_YEAR[terms.frequency] / 100 * _EVERY[terms.frequency]
-        return annual / _DAYS_IN_YEAR[terms.day_count] / 100 * _PMT_DAYS[terms.frequency]
+    annual = terms.annual_rate_percent
+    if terms.interest_period == "repayment_period":
+        per_period = FINERACT.divide(
+            FINERACT.divide(annual, _PERIODS_PER_YEAR[terms.frequency]), 100
+        )
+        return FINERACT.multiply(per_period, _EVERY[terms.frequency])
+    one_day = FINERACT.divide(FINERACT.divide(annual, _DAYS_IN_YEAR[terms.day_count]), 100)
+    return FINERACT.multiply(one_day, _PMT_DAYS[terms.frequency])
 
 
 def interest_on(balance_minor: int, rate: Decimal) -> int:
     """Balance x rate at 12 digits, then half-even to the minor unit (Fineract's
     ``multiplyRetainScale`` followed by the Money constructor)."""
-    with localcontext() as context:
-        context.prec, context.rounding = PRECISION, ROUND_HALF_EVEN
-        product = Decimal(balance_minor) * rate
-    return int(product.quantize(Decimal(1), ROUND_HALF_EVEN))
+    product = FINERACT.multiply(Decimal(balance_minor), rate)
+    return int(product.quantize(_ONE, ROUND_HALF_EVEN))
 
 
 def round_to_multiple(amount_minor: Decimal | int, multiple_minor: int) -> int:
@@ -311,9 +317,19 @@ def _declining(
     )
     balance, carried = principal_minor, 0
     rows = []
+    fixed_rate = (
+        period_rate(terms, starts[0], dates[0])
+        if terms.interest_period == "repayment_period"
+        else None
+    )
     for index in range(count):
         number = index + 1
-        interest = interest_on(balance, period_rate(terms, starts[index], dates[index]))
+        rate = (
+            fixed_rate
+            if fixed_rate is not None
+            else period_rate(terms, starts[index], dates[index])
+        )
+        interest = interest_on(balance, rate)
         shown = interest
         if number <= grace_interest:
             carried, shown = carried + interest, 0
