@@ -43,6 +43,15 @@ from ledger.access import (
 )
 from ledger.clock import SystemClock
 from ledger.config import Settings
+from ledger.credit.applications import apply, decide
+from ledger.credit.disbursement import disburse
+from ledger.credit.loans import get_loan, schedule_of
+from ledger.credit.losses import charge_late_fees, write_off
+from ledger.credit.products import create_product
+from ledger.credit.repayments import repay
+from ledger.credit.schedule import ScheduleTerms
+from ledger.credit.schemes import add_matching_rule, create_scheme, list_schemes, pledge, receive
+from ledger.credit.terms import Charge, ProductTerms, ScoringRules
 from ledger.db import Database, create_database
 from ledger.errors import CorridorExists, CorridorNotServed, LedgerError, LiquidityNotConfigured
 from ledger.journal import seal_all
@@ -374,6 +383,182 @@ def send_one(
     return 1
 
 
+# ------------------------------------------------------------------ credit
+
+#: The demo's credit scheme: TJS, lent to Zolotaya Korona's beneficiaries in
+#: Tajikistan (figures illustrative; the IOM 1+1 and first-loss sponsors are named for
+#: the models in ../shared/context/facts.md, not for real commitments).
+SCHEME_SLUG = "tj-diaspora-fund"
+INVESTORS = [
+    ("INV-MSK-1", "Dilshod Rakhimov (Moscow)", "50000"),
+    ("INV-BER-1", "Malika Saidova (Berlin)", "30000"),
+    ("INV-IST-1", "Anvar Nazarov (Istanbul)", "20000"),
+    ("INV-ALA-1", "Shirin Umarova (Almaty)", "10000"),
+]
+LOAN_TERMS = ProductTerms(
+    currency="TJS",
+    min_principal_minor=100_000,
+    max_principal_minor=5_000_000,
+    min_installments=3,
+    max_installments=24,
+    schedule=ScheduleTerms("TJS", Decimal(24)),
+    origination_fee=Charge("percent", Decimal("0.02")),
+    late_fee=Charge("flat", Decimal(5_000)),
+    late_fee_after_days=7,
+    scoring=ScoringRules(min_regular_months=2, max_amount_multiple=Decimal(6)),
+)
+
+
+def seed_credit(database: Database) -> int:
+    """The scheme, its funding and product, and loans at several stages (first run
+    only: nothing is done if the scheme exists). Returns the loans disbursed."""
+
+    def scheme_exists(connection: Connection) -> bool:
+        return any(s.slug == SCHEME_SLUG for s in list_schemes(connection))
+
+    if database.run(scheme_exists):
+        return 0
+    opened = at(date(2026, 8, 1), 8)
+
+    def setup(connection: Connection) -> tuple:
+        manager = principal(
+            connection, "diaspora-fund", "Diaspora Enterprise Fund (demo)", "fund_manager", opened
+        )
+        zk = get_principal_by_slug(connection, "zolotaya-korona")
+        scheme = create_scheme(
+            connection,
+            manager,
+            slug=SCHEME_SLUG,
+            name="Tajik Diaspora Enterprise Fund (demo)",
+            currency="TJS",
+            country="TJ",
+            first_loss_percent=Decimal(10),
+            now=opened,
+        )
+        add_matching_rule(
+            connection,
+            scheme,
+            sponsor_name="IOM 1+1 matching (demo)",
+            ratio=Decimal(1),
+            cap_minor=to_minor("50000", "TJS"),
+            now=opened,
+        )
+        for reference, name, amount in INVESTORS:
+            made = pledge(
+                connection,
+                scheme,
+                kind="investor",
+                reference=reference,
+                investor_name=name,
+                amount_minor=to_minor(amount, "TJS"),
+                now=opened,
+            )
+            receive(connection, scheme, made.id, now=opened)
+        layer = pledge(
+            connection,
+            scheme,
+            kind="first_loss",
+            reference="FL-1",
+            investor_name="Sponsor foundation (demo)",
+            amount_minor=to_minor("15000", "TJS"),
+            now=opened,
+        )
+        receive(connection, scheme, layer.id, now=opened)
+        product = create_product(
+            connection, scheme, name="Workshop loan", terms=LOAN_TERMS, now=opened
+        )
+        people = {}
+        for external_id in ("tj-0001", "tj-0002", "tj-0003", "tj-0004", "tj-zolo-0051"):
+            found, _ = list_customers(connection, zk.id, external_id=external_id, limit=1)
+            people[external_id] = found[0].id
+        return manager, zk, scheme, product, people
+
+    manager, zk, scheme, product, people = database.run(setup)
+
+    def loan(external_id: str, amount: str, months: int, day: date) -> uuid.UUID:
+        when = at(day, 10)
+
+        def work(connection: Connection) -> uuid.UUID:
+            application = apply(
+                connection,
+                zk,
+                customer_id=people[external_id],
+                scheme_id=scheme.id,
+                product_id=product.id,
+                principal_minor=to_minor(amount, "TJS"),
+                installments=months,
+                purpose="small business",
+                description="equipment and stock",
+                now=when,
+            )
+            decide(
+                connection,
+                manager,
+                application.id,
+                approve=True,
+                note="pilot: remittance history of the demo window",
+                now=when,
+            )
+            return disburse(connection, manager, application.id, now=when).id
+
+        return database.run(work)
+
+    def pay_installments(loan_id: uuid.UUID, numbers: range, days_late: int = 0) -> None:
+        for item in database.run(lambda c: schedule_of(c, get_loan(c, loan_id))):
+            if item.number not in numbers:
+                continue
+            when = at(item.due_date + timedelta(days=days_late), 12)
+            amount = item.principal_minor + item.interest_minor
+            database.run(
+                lambda c, amount=amount, when=when, n=item.number: repay(
+                    c, loan_id, amount_minor=amount, reference=f"demo-{n}", now=when
+                )
+            )
+
+    on_time = loan("tj-0001", "3000", 12, date(2026, 8, 20))
+    pay_installments(on_time, range(1, 4))  # September to November, on time
+    late = loan("tj-0002", "5000", 12, date(2026, 9, 10))
+    pay_installments(late, range(1, 2), days_late=3)
+    database.run(
+        lambda c: charge_late_fees(
+            c, late, as_of=date(2026, 11, 30), now=at(date(2026, 11, 30), 23)
+        )
+    )
+    prepaid = loan("tj-0003", "2000", 6, date(2026, 10, 1))
+    database.run(
+        lambda c: repay(
+            c,
+            prepaid,
+            amount_minor=to_minor("800", "TJS"),
+            reference="demo-prepay",
+            now=at(date(2026, 10, 20), 12),
+        )
+    )
+    lost = loan("tj-0004", "1500", 6, date(2026, 8, 5))
+    database.run(
+        lambda c: write_off(
+            c, manager, lost, now=at(date(2026, 11, 28), 12), reason="emigrated, unreachable"
+        )
+    )
+
+    def pending(connection: Connection) -> None:
+        apply(
+            connection,
+            zk,
+            customer_id=people["tj-zolo-0051"],
+            scheme_id=scheme.id,
+            product_id=product.id,
+            principal_minor=to_minor("20000", "TJS"),
+            installments=24,
+            purpose="bakery oven",
+            description="a second oven for the family bakery",
+            now=at(date(2026, 11, 29), 15),
+        )
+
+    database.run(pending)
+    return 4
+
+
 def ensure_keys(database: Database, path: Path) -> dict[str, dict[str, str]]:
     """The demo keys from ``path`` if they all still work, else fresh ones."""
     wanted = [(p.slug, p.name, "partner") for p in PARTNERS] + OTHER_PRINCIPALS
@@ -421,11 +606,13 @@ def seed(database: Database, keys_file: Path = KEYS_FILE, today: date | None = N
     seed_market(database, max(today, WINDOW_START + timedelta(days=31 * WINDOW_MONTHS)))
     created = sum(seed_partner(database, plan, rng) for plan in PARTNERS)
     keys = ensure_keys(database, keys_file)
+    loans = seed_credit(database)
     sealed = seal_all(database, now=SystemClock().now())
     return {
         "partners": len(PARTNERS),
         "keys": len(keys),
         "remittances_created": created,
+        "loans_created": loans,
         "sealed": sealed,
     }
 
@@ -435,7 +622,8 @@ def main() -> int:
     summary = seed(database)
     print(
         f"demo data: {summary['partners']} partners, {summary['remittances_created']} new "
-        f"remittances ({'first run' if summary['remittances_created'] else 'already seeded'}), "
+        f"remittances and {summary['loans_created']} new loans "
+        f"({'first run' if summary['remittances_created'] else 'already seeded'}), "
         f"{summary['sealed']} transactions sealed"
     )
     keys = json.loads(KEYS_FILE.read_text())

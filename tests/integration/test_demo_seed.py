@@ -12,6 +12,7 @@ import pytest
 
 from ledger.access import authenticate
 from ledger.errors import LedgerError
+from ledger.credit.loans import list_loans
 from ledger.parties import list_customers
 from ledger.remittance.inflows import remittance_history
 from ledger.remittance.remittances import list_remittances
@@ -42,6 +43,9 @@ def test_demo_seed_creates_partners_keys_and_months_of_remittances(database, see
     records, _ = database.run(lambda c: list_remittances(c, zk, limit=1000))
     statuses = Counter(r.status for r in records)
     assert statuses["completed"] > 0.8 * len(records)
+    assert summary["loans_created"] == 4
+    loans, _ = database.run(lambda c: list_loans(c, partner_id=zk, limit=10))
+    assert sorted(loan.status for loan in loans) == ["active", "active", "active", "written_off"]
     assert set(statuses) <= {"completed", "failed", "expired"}
     assert keys_file.stat().st_mode & 0o077 == 0  # secrets: owner only
 
@@ -72,6 +76,7 @@ def test_demo_seed_runs_again_without_writing_or_changing_keys(database, seed_mo
     before = keys_file.read_text()
     again = seed_module.seed(database, keys_file, today=date(2026, 12, 1))
     assert again["remittances_created"] == 0
+    assert again["loans_created"] == 0
     assert again["sealed"] == 0
     assert keys_file.read_text() == before
 
