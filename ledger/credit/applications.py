@@ -31,7 +31,7 @@ from ledger.credit.schemes import SchemeRecord, fund_position, get_scheme, requi
 from ledger.credit.scoring import score
 from ledger.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
 from ledger.ids import uuid7
-from ledger.journal.validation import refuse_nul
+from ledger.journal.validation import require_text
 from ledger.limits import REASON_LENGTH_MAX
 from ledger.money import from_minor
 from ledger.parties.customers import get_customer
@@ -81,13 +81,6 @@ def application_record(row: Any) -> ApplicationRecord:
     )
 
 
-def _text(value: str, field: str, length_max: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > length_max:
-        raise ValidationFailed(f"{field} must be 1 to {length_max} characters", field=field)
-    refuse_nul(value, field)
-    return value
-
-
 def apply(
     connection: Connection,
     partner: PrincipalRecord,
@@ -102,8 +95,8 @@ def apply(
     now: datetime,
 ) -> ApplicationRecord:
     """Submit and score an application for the partner's customer."""
-    _text(purpose, "purpose", REASON_LENGTH_MAX)
-    _text(description, "description", DESCRIPTION_LENGTH_MAX)
+    require_text(purpose, "purpose", REASON_LENGTH_MAX)
+    require_text(description, "description", DESCRIPTION_LENGTH_MAX)
     get_customer(connection, partner.id, customer_id)  # the partner's own, or not found
     scheme = get_scheme(connection, scheme_id)
     product = get_product(connection, product_id, scheme.id)
@@ -208,7 +201,7 @@ def decide(
             f"application {found.id} is {found.status}", application_status=found.status
         )
     if note is not None:
-        _text(note, "note", REASON_LENGTH_MAX)
+        require_text(note, "note", REASON_LENGTH_MAX)
     if approve and found.score_decision == "declined" and not note:
         raise ValidationFailed(
             "approving against a declined recommendation needs a note saying why", field="note"

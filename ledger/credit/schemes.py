@@ -60,7 +60,7 @@ from ledger.journal import (
     open_account,
     post_transaction,
 )
-from ledger.journal.validation import refuse_nul
+from ledger.journal.validation import require_text
 from ledger.limits import AMOUNT_MINOR_MAX, FULL_NAME_LENGTH_MAX, PARTNER_REFERENCE_LENGTH_MAX
 from ledger.money import validate_currency
 from ledger.parties.countries import COUNTRY_CODES
@@ -184,13 +184,6 @@ def _contribution(row: Any) -> ContributionRecord:
     )
 
 
-def _text(value: str, field: str, length_max: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > length_max:
-        raise ValidationFailed(f"{field} must be 1 to {length_max} characters", field=field)
-    refuse_nul(value, field)
-    return value
-
-
 def account_code(slug: str, role: str) -> str:
     return f"scheme:{slug}:{role}"
 
@@ -211,7 +204,7 @@ def create_scheme(
         raise ValidationFailed("a scheme is managed by a fund manager", field="manager")
     if not SLUG.match(slug):
         raise ValidationFailed("a slug is lowercase letters, digits and '-'", field="slug")
-    _text(name, "name", FULL_NAME_LENGTH_MAX)
+    require_text(name, "name", FULL_NAME_LENGTH_MAX)
     validate_currency(currency)
     if country not in COUNTRY_CODES:
         raise ValidationFailed(f"{country!r} is not an ISO 3166-1 alpha-2 country", field="country")
@@ -287,7 +280,7 @@ def add_matching_rule(
     cap_minor: int,
     now: datetime,
 ) -> MatchingRuleRecord:
-    _text(sponsor_name, "sponsor_name", FULL_NAME_LENGTH_MAX)
+    require_text(sponsor_name, "sponsor_name", FULL_NAME_LENGTH_MAX)
     if not isinstance(ratio, Decimal) or not 0 < ratio <= 10:
         raise ValidationFailed("a matching ratio is above 0 and at most 10", field="ratio")
     if not isinstance(cap_minor, int) or not 0 < cap_minor <= AMOUNT_MINOR_MAX:
@@ -344,8 +337,8 @@ def pledge(
     The same reference with the same content returns it; with other, a conflict."""
     if kind not in ("investor", "first_loss"):
         raise ValidationFailed("pledges are of investors or of first-loss sponsors", field="kind")
-    _text(reference, "reference", PARTNER_REFERENCE_LENGTH_MAX)
-    _text(investor_name, "investor_name", FULL_NAME_LENGTH_MAX)
+    require_text(reference, "reference", PARTNER_REFERENCE_LENGTH_MAX)
+    require_text(investor_name, "investor_name", FULL_NAME_LENGTH_MAX)
     if not isinstance(amount_minor, int) or not 0 < amount_minor <= AMOUNT_MINOR_MAX:
         raise ValidationFailed("a pledge is a positive amount", field="amount")
     existing = connection.execute(

@@ -171,6 +171,15 @@ def validate_transaction_spec(spec: TransactionSpec, *, pending: bool, now: date
             raise ValidationFailed("expires_at must be in the future", field="expires_at")
 
 
+def require_text(value: object, field: str, length_max: int) -> str:
+    """Text of 1 to ``length_max`` characters, not blank, without NUL (names,
+    references, reasons: every short text a caller gives)."""
+    if not isinstance(value, str) or not value.strip() or len(value) > length_max:
+        raise ValidationFailed(f"{field} must be 1 to {length_max} characters", field=field)
+    refuse_nul(value, field)
+    return value
+
+
 def validate_idempotency(key: str | None, client_id: str) -> None:
     if not isinstance(client_id, str) or len(client_id) > CLIENT_ID_LENGTH_MAX:
         raise ValidationFailed(

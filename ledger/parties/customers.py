@@ -12,7 +12,7 @@ from sqlalchemy import Connection, insert, select
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import Conflict, NotFound, ValidationFailed
 from ledger.ids import uuid7
-from ledger.journal.validation import refuse_nul
+from ledger.journal.validation import require_text
 from ledger.limits import EXTERNAL_ID_LENGTH_MAX, FULL_NAME_LENGTH_MAX, PAGE_SIZE_MAX
 from ledger.parties.countries import COUNTRY_CODES
 from ledger.parties.models import CUSTOMER_KINDS, Customer
@@ -57,13 +57,6 @@ def customer_record(row: Any) -> CustomerRecord:
     )
 
 
-def _text(value: str, field: str, length_max: int) -> str:
-    if not value.strip() or len(value) > length_max:
-        raise ValidationFailed(f"{field} must be 1 to {length_max} characters", field=field)
-    refuse_nul(value, field)
-    return value
-
-
 def create_customer(
     connection: Connection,
     partner_id: uuid.UUID,
@@ -74,8 +67,8 @@ def create_customer(
     kind: str,
     now: datetime,
 ) -> CustomerRecord:
-    _text(external_id, "external_id", EXTERNAL_ID_LENGTH_MAX)
-    _text(full_name, "full_name", FULL_NAME_LENGTH_MAX)
+    require_text(external_id, "external_id", EXTERNAL_ID_LENGTH_MAX)
+    require_text(full_name, "full_name", FULL_NAME_LENGTH_MAX)
     if country not in COUNTRY_CODES:
         raise ValidationFailed(
             f"country {country!r} is not an ISO 3166-1 alpha-2 code", field="country"

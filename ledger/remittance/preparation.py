@@ -31,7 +31,7 @@ from ledger.journal import (
     get_account_by_code,
 )
 from ledger.journal.models import Account
-from ledger.journal.validation import refuse_nul
+from ledger.journal.validation import require_text
 from ledger.limits import (
     FULL_NAME_LENGTH_MAX,
     PARTNER_REFERENCE_LENGTH_MAX,
@@ -292,15 +292,6 @@ class Prepared:
     request_hash: str
 
 
-def text_field(value: str, field_name: str, length_max: int) -> str:
-    if not isinstance(value, str) or not value.strip() or len(value) > length_max:
-        raise ValidationFailed(
-            f"{field_name} must be 1 to {length_max} characters", field=field_name
-        )
-    refuse_nul(value, field_name)
-    return value
-
-
 def validate_request(request: RemittanceRequest) -> None:
     reference = request.partner_reference
     if (
@@ -313,7 +304,7 @@ def validate_request(request: RemittanceRequest) -> None:
             "characters without spaces",
             field="partner_reference",
         )
-    text_field(request.sender_name, "sender.name", FULL_NAME_LENGTH_MAX)
+    require_text(request.sender_name, "sender.name", FULL_NAME_LENGTH_MAX)
     if request.sender_country not in COUNTRY_CODES:
         raise ValidationFailed(
             f"{request.sender_country!r} is not an ISO 3166-1 alpha-2 country",

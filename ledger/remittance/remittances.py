@@ -68,6 +68,7 @@ from ledger.journal import (
     void_pending,
 )
 from ledger.journal.models import Account
+from ledger.journal.validation import require_text
 from ledger.limits import (
     PAGE_SIZE_MAX,
     REASON_LENGTH_MAX,
@@ -80,7 +81,6 @@ from ledger.remittance.preparation import (
     Lookups,
     Prepared,
     prepare,
-    text_field,
     validate_request,
 )
 from ledger.remittance.quotes import price_columns
@@ -319,7 +319,7 @@ def fail_remittance(
     now: datetime,
 ) -> RemittanceRecord:
     """Give up: void the reservation (the partner's liquidity is released)."""
-    text_field(reason, "reason", REASON_LENGTH_MAX)
+    require_text(reason, "reason", REASON_LENGTH_MAX)
     record = _locked(connection, partner_id, remittance_id)
     if record.status != "reserved":
         _require_reserved(record, now)

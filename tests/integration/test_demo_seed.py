@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from ledger.access import authenticate
-from ledger.errors import LedgerError
 from ledger.credit.loans import list_loans
+from ledger.errors import LedgerError
 from ledger.parties import list_customers
 from ledger.remittance.inflows import remittance_history
 from ledger.remittance.remittances import list_remittances
