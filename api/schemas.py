@@ -11,6 +11,7 @@ from __future__ import annotations
 from datetime import UTC, date, datetime
 from typing import Any
 
+from flask import Response, jsonify
 from marshmallow import INCLUDE, RAISE, Schema, fields, validate
 
 from ledger.limits import PAGE_SIZE_DEFAULT, PAGE_SIZE_MAX
@@ -180,3 +181,11 @@ def Country(**kwargs: Any) -> fields.String:  # noqa: N802  (a field factory)
 def decimal_text(value: Any) -> str | None:
     """A Decimal as plain text for a response (never an exponent, never a float)."""
     return None if value is None else format(value, "f")
+
+
+def json_response(body: dict[str, Any], status: int, schema: Schema | None = None) -> Response:
+    """What ``@blp.response`` would send, built where it cannot be: inside the unit of
+    work (``run_recorded``) so the idempotency record stores the exact bytes sent."""
+    response = jsonify(schema.dump(body) if schema is not None else body)
+    response.status_code = status
+    return response

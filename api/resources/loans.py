@@ -7,7 +7,7 @@ import uuid
 from decimal import Decimal
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from marshmallow import fields, validate
 
 from api.auth import requires
@@ -22,6 +22,7 @@ from api.schemas import (
     MoneySchema,
     PageArgs,
     Timestamp,
+    json_response,
     money,
     money_to_minor,
     page,
@@ -381,12 +382,6 @@ def _loan_id(value: str) -> uuid.UUID:
     return parse_uuid(value, "loan", "loan_not_found")
 
 
-def _json(body: dict[str, Any], schema: Any, status: int) -> Response:
-    response = jsonify(schema.dump(body))
-    response.status_code = status
-    return response
-
-
 # ------------------------------------------------------------------ applications
 
 
@@ -494,7 +489,7 @@ def disburse_application(body: dict[str, Any], application_id: str) -> Response:
         loan = disburse(c, manager, aid, now=now, **body)
         return loan_detail(c, loan, now.date())
 
-    return run_recorded(work, lambda detail: _json(detail, _LOAN_DETAIL, 201))
+    return run_recorded(work, lambda detail: json_response(detail, 201, _LOAN_DETAIL))
 
 
 # ------------------------------------------------------------------ loans
@@ -555,7 +550,7 @@ def create_repayment(body: dict[str, Any], loan_id: str) -> Response:
         )
         return repayment_view(record, loan.currency)
 
-    return run_recorded(work, lambda view: _json(view, _REPAYMENT, 201))
+    return run_recorded(work, lambda view: json_response(view, 201, _REPAYMENT))
 
 
 @blp.route("/loans/<loan_id>/sweep", methods=["PUT"])

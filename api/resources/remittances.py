@@ -6,7 +6,7 @@ from __future__ import annotations
 import uuid
 from typing import Any
 
-from flask import Response, jsonify, request
+from flask import Response, request
 from marshmallow import fields, validate
 
 from api.auth import requires
@@ -25,6 +25,7 @@ from api.schemas import (
     PageArgs,
     Timestamp,
     decimal_text,
+    json_response,
     money,
     money_to_minor,
     page,
@@ -261,13 +262,6 @@ def _request(body: dict[str, Any]) -> RemittanceRequest:
 _DETAIL = RemittanceDetailSchema()
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
-    """What ``@blp.response`` would send, built inside the unit of work (run_recorded)."""
-    response = jsonify(_DETAIL.dump(body))
-    response.status_code = status
-    return response
-
-
 @blp.route("/remittances", methods=["POST"])
 @requires("partner")
 @idempotent(required=True)
@@ -287,7 +281,7 @@ def create(body: dict[str, Any]) -> Response:
         )
         return _detail(connection, record), 200 if record.replayed else 201
 
-    return run_recorded(work, lambda result: _json(*result))
+    return run_recorded(work, lambda result: json_response(*result, _DETAIL))
 
 
 @blp.route("/remittances", methods=["GET"])
@@ -340,7 +334,7 @@ def complete(remittance_id: str) -> Response:
         ]
         return detail
 
-    return run_recorded(work, lambda body: _json(body, 200))
+    return run_recorded(work, lambda body: json_response(body, 200, _DETAIL))
 
 
 @blp.route("/remittances/<remittance_id>/fail", methods=["POST"])
@@ -356,7 +350,7 @@ def fail(body: dict[str, Any], remittance_id: str) -> Response:
         record = fail_remittance(connection, partner.id, rid, reason=body["reason"], now=now)
         return _detail(connection, record)
 
-    return run_recorded(work, lambda result: _json(result, 200))
+    return run_recorded(work, lambda result: json_response(result, 200, _DETAIL))
 
 
 # ------------------------------------------------------------------ history

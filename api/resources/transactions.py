@@ -13,7 +13,7 @@ import uuid
 from datetime import datetime
 from typing import Any
 
-from flask import Response, jsonify
+from flask import Response
 from marshmallow import fields, validate
 from sqlalchemy import Connection
 
@@ -26,6 +26,7 @@ from api.schemas import (
     MoneySchema,
     PageArgs,
     Timestamp,
+    json_response,
     money,
     money_to_minor,
     page,
@@ -222,17 +223,6 @@ def transaction_json(record: TransactionRecord) -> dict[str, Any]:
     }
 
 
-def _json(body: dict[str, Any], status: int) -> Response:
-    """``body`` with ``status`` as ``@blp.response`` would send it (``jsonify``)."""
-    response = jsonify(body)
-    response.status_code = status
-    return response
-
-
-def _created(body: dict[str, Any]) -> Response:
-    return _json(body, 201)
-
-
 def _postings(items: list[dict[str, Any]]) -> tuple[PostingSpec, ...]:
     legs = []
     for item in items:
@@ -282,7 +272,7 @@ def create(body: dict[str, Any]) -> Response:
         return operation(connection, spec, clock=clock())
 
     # The response is built and stored for the Idempotency-Key before the commit.
-    return run_recorded(work, lambda record: _created(transaction_json(record)))
+    return run_recorded(work, lambda record: json_response(transaction_json(record), 201))
 
 
 @blp.route("/transactions/batch", methods=["POST"])
@@ -336,7 +326,7 @@ def create_batch(body: dict[str, Any]) -> Response:
             raise BatchRejected(rejected)
         return records
 
-    return _created({"data": [transaction_json(r) for r in database().run(work)]})
+    return json_response({"data": [transaction_json(r) for r in database().run(work)]}, 201)
 
 
 @blp.route("/transactions", methods=["GET"])
@@ -406,7 +396,7 @@ def capture(body: dict[str, Any], transaction_id: str) -> Response:
 
     # Recorded with the capture: a retry after a crash replays it instead of
     # answering transaction_not_pending for a capture that did happen.
-    return run_recorded(work, lambda record: _json(transaction_json(record), 200))
+    return run_recorded(work, lambda record: json_response(transaction_json(record), 200))
 
 
 @blp.route("/transactions/<transaction_id>/void", methods=["POST"])
@@ -422,7 +412,7 @@ def void(transaction_id: str) -> Response:
         _own_transaction(connection, partner.client_id, tid)
         return void_pending(connection, tid, clock=clock())
 
-    return run_recorded(work, lambda record: _json(transaction_json(record), 200))
+    return run_recorded(work, lambda record: json_response(transaction_json(record), 200))
 
 
 @blp.route("/transactions/<transaction_id>/reverse", methods=["POST"])
@@ -448,4 +438,4 @@ def reverse(body: dict[str, Any], transaction_id: str) -> Response:
             clock=clock(),
         )
 
-    return run_recorded(work, lambda record: _created(transaction_json(record)))
+    return run_recorded(work, lambda record: json_response(transaction_json(record), 201))

@@ -217,46 +217,20 @@ def repay(
     if left:
         allocations.append(Allocation(None, "principal", left))
         parts["principal"] += left
-    repayment_id = uuid7()
-    transaction = post_transaction(
+    record = _book(
         connection,
-        TransactionSpec(
-            postings=_legs(loan, scheme.accounts, clearing, parts, recovery=False),
-            description=f"Loan repayment {reference}",
-            effective_at=when,
-            metadata={
-                "credit": {
-                    "loan_id": str(loan.id),
-                    "repayment_id": str(repayment_id),
-                    "event": "loan.repayment.received",
-                    **({"remittance_id": str(remittance_id)} if remittance_id else {}),
-                }
-            },
-            idempotency_key=_key(loan.id, reference),
-            client_id=scheme.client_id,
-        ),
-        clock=FixedClock(now),
-    )
-    record = RepaymentRecord(
-        id=repayment_id,
-        loan_id=loan.id,
-        reference=reference,
-        source=source,
-        remittance_id=remittance_id,
-        amount_minor=amount_minor,
-        principal_minor=parts["principal"],
-        interest_minor=parts["interest"],
-        fee_minor=parts["fee"],
-        penalty_minor=parts["penalty"],
+        loan,
+        scheme,
+        clearing,
+        parts=parts,
         prepaid_minor=left,
         allocation=[a.as_dict() for a in allocations],
-        request_hash=fingerprint,
-        transaction_id=transaction.id,
-        effective_at=when,
-        created_at=now,
-    )
-    connection.execute(
-        insert(repayments).values(**{k: v for k, v in record.__dict__.items() if k != "replayed"})
+        reference=reference,
+        fingerprint=fingerprint,
+        source=source,
+        remittance_id=remittance_id,
+        when=when,
+        now=now,
     )
     if left:
         _reschedule(connection, loan, terms, position, left, allocations)
@@ -309,20 +283,58 @@ def _recover(
             "is left to recover",
             payoff_minor=left,
         )
+    return _book(
+        connection,
+        loan,
+        scheme,
+        clearing,
+        parts={"principal": amount_minor, "interest": 0, "fee": 0, "penalty": 0},
+        prepaid_minor=0,
+        allocation=[{"installment": None, "component": "recovery", "amount_minor": amount_minor}],
+        reference=reference,
+        fingerprint=fingerprint,
+        source="recovery",
+        remittance_id=remittance_id,
+        when=when,
+        now=now,
+    )
+
+
+def _book(
+    connection: Connection,
+    loan: LoanRecord,
+    scheme: SchemeRecord,
+    clearing: int,
+    *,
+    parts: dict[str, int],  # principal includes any prepayment
+    prepaid_minor: int,
+    allocation: list[dict[str, object]],
+    reference: str,
+    fingerprint: str,
+    source: str,
+    remittance_id: uuid.UUID | None,
+    when: datetime,
+    now: datetime,
+) -> RepaymentRecord:
+    """Post the repayment (or recovery) and store its row: the one path both take."""
+    recovery = source == "recovery"
     repayment_id = uuid7()
     transaction = post_transaction(
         connection,
         TransactionSpec(
-            postings=_legs(
-                loan, scheme.accounts, clearing, {"principal": amount_minor}, recovery=True
+            postings=_legs(loan, scheme.accounts, clearing, parts, recovery=recovery),
+            description=(
+                f"Recovery on written-off loan {loan.id}: {reference}"
+                if recovery
+                else f"Loan repayment {reference}"
             ),
-            description=f"Recovery on written-off loan {loan.id}: {reference}",
             effective_at=when,
             metadata={
                 "credit": {
                     "loan_id": str(loan.id),
                     "repayment_id": str(repayment_id),
-                    "event": "loan.recovery.received",
+                    "event": "loan.recovery.received" if recovery else "loan.repayment.received",
+                    **({"remittance_id": str(remittance_id)} if remittance_id else {}),
                 }
             },
             idempotency_key=_key(loan.id, reference),
@@ -334,15 +346,15 @@ def _recover(
         id=repayment_id,
         loan_id=loan.id,
         reference=reference,
-        source="recovery",
+        source=source,
         remittance_id=remittance_id,
-        amount_minor=amount_minor,
-        principal_minor=amount_minor,
-        interest_minor=0,
-        fee_minor=0,
-        penalty_minor=0,
-        prepaid_minor=0,
-        allocation=[{"installment": None, "component": "recovery", "amount_minor": amount_minor}],
+        amount_minor=sum(parts.values()),
+        principal_minor=parts["principal"],
+        interest_minor=parts["interest"],
+        fee_minor=parts["fee"],
+        penalty_minor=parts["penalty"],
+        prepaid_minor=prepaid_minor,
+        allocation=allocation,
         request_hash=fingerprint,
         transaction_id=transaction.id,
         effective_at=when,
