@@ -34,6 +34,7 @@ from ledger.credit.applications import (
     ApplicationNotFound,
     ApplicationRecord,
     apply,
+    cancel_application,
     decide,
     get_application,
     list_applications,
@@ -470,6 +471,24 @@ def approve_application(body: dict[str, Any], application_id: str) -> dict[str, 
 @blp.response(200, ApplicationSchema)
 def decline_application(body: dict[str, Any], application_id: str) -> dict[str, Any]:
     return _decide(application_id, False, body.get("note"))
+
+
+@blp.route("/loan-applications/<application_id>/cancel", methods=["POST"])
+@requires("partner", "fund_manager")
+@idempotent(required=False)
+@blp.arguments(DecisionSchema(), required=False)
+@blp.response(200, ApplicationSchema)
+def cancel_application_route(body: dict[str, Any], application_id: str) -> dict[str, Any]:
+    """Withdraw an application that is not disbursed (the partner that made it, or the
+    scheme's manager); an approved one gives its committed cash back to the fund."""
+    caller, aid, now = principal(), _application_id(application_id), clock().now()
+
+    def work(c: Any) -> dict[str, Any]:
+        _visible_application(c, caller, aid)
+        record = cancel_application(c, caller, aid, note=body.get("note"), now=now)
+        return application_view(record, get_scheme(c, record.scheme_id).currency)
+
+    return database().run(work)
 
 
 _LOAN_DETAIL = LoanDetailSchema()

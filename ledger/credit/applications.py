@@ -230,3 +230,42 @@ def decide(
             "decision_note": note,
         }
     )
+
+
+def cancel_application(
+    connection: Connection,
+    caller: PrincipalRecord,
+    application_id: uuid.UUID,
+    *,
+    note: str | None,
+    now: datetime,
+) -> ApplicationRecord:
+    """Withdraw an application not yet disbursed: the partner that made it (the
+    applicant changed their mind) or the scheme's manager (an approval that will not be
+    paid out). An approved one releases the fund's commitment. Cancelling again returns
+    the cancellation."""
+    found = get_application(connection, application_id)
+    scheme = get_scheme(connection, found.scheme_id, lock=True)
+    if caller.role == "partner":
+        if found.partner_id != caller.id:
+            raise ApplicationNotFound(
+                f"loan application {application_id} does not exist",
+                application_id=str(application_id),
+            )
+    else:
+        require_manager(scheme, caller)
+    found = get_application(connection, application_id, lock=True)
+    if found.status == "cancelled":
+        return found
+    if found.status not in ("submitted", "approved"):
+        raise ApplicationNotSubmitted(
+            f"application {found.id} is {found.status}", application_status=found.status
+        )
+    if note is not None:
+        require_text(note, "note", REASON_LENGTH_MAX)
+    connection.execute(
+        update(applications)
+        .where(applications.c.id == found.id)
+        .values(status="cancelled", decided_by=caller.id, decided_at=now, decision_note=note)
+    )
+    return get_application(connection, found.id)

@@ -178,14 +178,18 @@ def loan_standing(connection: Connection, loan: LoanRecord, *, as_of: date) -> S
 
 
 def loans_in_arrears(connection: Connection, customer_id: uuid.UUID, *, as_of: date) -> int:
-    """How many of the customer's active loans have an installment past due."""
+    """How many of the customer's loans are in arrears: active with an installment past
+    due, or written off (a loss never stops counting against the borrower)."""
     rows = connection.execute(
-        select(loans).where(loans.c.customer_id == customer_id, loans.c.status == "active")
+        select(loans).where(
+            loans.c.customer_id == customer_id, loans.c.status.in_(("active", "written_off"))
+        )
     )
     return sum(
         1
         for row in rows
-        if loan_standing(connection, loan_record(row), as_of=as_of).days_past_due > 0
+        if row.status == "written_off"
+        or loan_standing(connection, loan_record(row), as_of=as_of).days_past_due > 0
     )
 
 

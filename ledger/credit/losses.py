@@ -143,7 +143,7 @@ def write_off(
         raise ValidationFailed("the loan has nothing outstanding to write off")
     absorbed = min(principal, first_loss_capacity(connection, scheme))
     currency = loan.currency
-    legs = [credit(scheme.account("portfolio"), principal, currency)]
+    legs = [credit(scheme.account("portfolio"), principal, currency)] if principal else []
     if absorbed:
         legs.append(debit(scheme.account("first_loss"), absorbed, currency))
     if principal - absorbed:

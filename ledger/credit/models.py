@@ -71,7 +71,7 @@ class CreditScheme(Base):
     currency: Mapped[str] = mapped_column(String(3))
     country: Mapped[str] = mapped_column(String(2))
     manager_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("principals.id"))
-    first_loss_percent: Mapped[Decimal] = mapped_column(DecimalText(20))
+    first_loss_percent: Mapped[Decimal] = mapped_column(DecimalText(40))
     accounts: Mapped[dict[str, Any]] = mapped_column(JSONObject)  # role -> account id
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -84,7 +84,7 @@ class MatchingRule(Base):
     id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
     scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("credit_schemes.id"))
     sponsor_name: Mapped[str] = mapped_column(String(FULL_NAME_LENGTH_MAX))
-    ratio: Mapped[Decimal] = mapped_column(DecimalText(20))
+    ratio: Mapped[Decimal] = mapped_column(DecimalText(40))
     cap_minor: Mapped[int] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
@@ -197,7 +197,7 @@ class Loan(Base):
     disbursement_transaction_id: Mapped[uuid.UUID] = mapped_column(
         Uuid, ForeignKey("transactions.id")
     )
-    sweep_percent: Mapped[Decimal | None] = mapped_column(DecimalText(20))
+    sweep_percent: Mapped[Decimal | None] = mapped_column(DecimalText(40))
     sweep_cap: Mapped[str | None] = mapped_column(String(11))
     disbursed_at: Mapped[datetime] = mapped_column(UTCDateTime)
     closed_at: Mapped[datetime | None] = mapped_column(UTCDateTime)

@@ -27,8 +27,9 @@ from __future__ import annotations
 
 import hashlib
 import uuid
+from collections.abc import Sequence
 from dataclasses import replace
-from datetime import datetime
+from datetime import date, datetime
 
 from sqlalchemy import Connection, func, insert, select, update
 
@@ -44,10 +45,11 @@ from ledger.credit.loans import (
     loans,
     repayment_record,
     repayments,
+    repayments_of,
     schedule_of,
 )
 from ledger.credit.products import get_product
-from ledger.credit.schedule import Installment, generate
+from ledger.credit.schedule import Installment, generate_on_dates, grace_interest_carried
 from ledger.credit.schemes import SchemeRecord, get_scheme
 from ledger.credit.terms import ALLOCATION_ORDERS, ProductTerms
 from ledger.db import RaceConstraint, register_race_constraint
@@ -61,6 +63,11 @@ from ledger.money import from_minor
 register_race_constraint(
     RaceConstraint("uq_repayments_loan_id_reference", "repayments", ("loan_id", "reference"))
 )
+
+
+#: Sweeps' references (``sweep:<remittance id>``): refused for other repayments so a
+#: partner's reference can never block a remittance's sweep.
+SWEEP_PREFIX = "sweep:"
 
 
 class LoanClosed(Conflict):
@@ -84,28 +91,48 @@ def _fingerprint(amount_minor: int, source: str, remittance_id: uuid.UUID | None
 
 
 def rebuilt_future(
-    terms: ProductTerms, position: Standing, prepaid_minor: int, allocations: list[Allocation]
+    terms: ProductTerms,
+    position: Standing,
+    prepaid_minor: int,
+    earlier_prepayments: Sequence[tuple[date, int]] = (),
 ) -> list[Installment]:
     """The installments after those due now, rebuilt on the principal a prepayment left
-    (pure; numbered after the last one due now)."""
+    (pure; numbered after the last one due now). They keep the loan's due dates and
+    whatever grace is left; interest that grace on interest deferred in the periods
+    already behind is still billed (``earlier_prepayments``: the loan's principal
+    prepaid before, ``(day, amount)``)."""
     due_now = position.due_now()
     last = due_now[-1]
     future = [i for i in position.installments if i.number > last.number]
     remaining = sum(i.outstanding["principal"] for i in future) - prepaid_minor
     if remaining <= 0 or not future:
         return []
-    plain = replace(terms.schedule, grace_on_principal=0, grace_on_interest=0)
-    start, first_due = last.due_date, future[0].due_date
+    schedule = terms.schedule
+    left_grace = replace(
+        schedule,
+        grace_on_principal=max(0, schedule.grace_on_principal - last.number),
+        grace_on_interest=max(0, schedule.grace_on_interest - last.number),
+    )
+    carried = grace_interest_carried(
+        schedule,
+        position.principal_minor,
+        [(i.period_start, i.due_date, i.due["principal"]) for i in position.installments],
+        earlier_prepayments,
+        last.number,
+    )
+    dates = [i.due_date for i in future]
 
     def build(count: int) -> list[Installment]:
-        return list(generate(plain, remaining, count, start, first_due).installments)
+        built = generate_on_dates(
+            left_grace, remaining, last.due_date, dates[:count], carried_interest_minor=carried
+        )
+        return list(built.installments)
 
-    if terms.prepayment == "reduce_installments":
-        rebuilt = build(len(future))
-    else:
+    rebuilt = build(len(future))
+    if terms.prepayment == "reduce_term":
         largest = max(i.total_minor for i in future)
-        rebuilt = build(len(future))
-        for count in range(1, len(future) + 1):
+        fewest = max(left_grace.grace_on_principal, left_grace.grace_on_interest) + 1
+        for count in range(fewest, len(future)):
             candidate = build(count)
             if max(i.total_minor for i in candidate) <= largest:
                 rebuilt = candidate
@@ -167,6 +194,10 @@ def repay(
             f"a reference is 1 to {PARTNER_REFERENCE_LENGTH_MAX} characters", field="reference"
         )
     refuse_nul(reference, "reference")
+    if (source == "sweep") != reference.startswith(SWEEP_PREFIX):
+        raise ValidationFailed(
+            f"references starting {SWEEP_PREFIX!r} are the sweeps' own", field="reference"
+        )
     loan = get_loan(connection, loan_id, partner_id=partner_id, lock=True)
     when = effective_at or now
     fingerprint = _fingerprint(amount_minor, source, remittance_id)
@@ -233,7 +264,7 @@ def repay(
         now=now,
     )
     if left:
-        _reschedule(connection, loan, terms, position, left, allocations)
+        _reschedule(connection, loan, terms, position, left)
     after = loan_standing(connection, get_loan(connection, loan.id), as_of=when.date())
     if after.closed:
         connection.execute(
@@ -248,9 +279,13 @@ def _reschedule(
     terms: ProductTerms,
     position: Standing,
     prepaid_minor: int,
-    allocations: list[Allocation],
 ) -> None:
-    future = rebuilt_future(terms, position, prepaid_minor, allocations)
+    earlier = [
+        (r.effective_at.date(), r.prepaid_minor)
+        for r in repayments_of(connection, loan.id)
+        if r.prepaid_minor
+    ]
+    future = rebuilt_future(terms, position, prepaid_minor, earlier)
     last = position.due_now()[-1].number
     kept = [item for item in schedule_of(connection, loan) if item.number <= last]
     version = loan.schedule_version + 1

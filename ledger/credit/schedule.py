@@ -54,6 +54,7 @@ rounding boundary.
 from __future__ import annotations
 
 import calendar
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import date, timedelta
 from decimal import ROUND_HALF_EVEN, Context, Decimal, localcontext
@@ -195,10 +196,17 @@ def _step(frequency: str, start: date, count: int) -> date:
 def due_dates(
     frequency: str, installments: int, disbursement: date, first_due: date | None
 ) -> list[date]:
-    first = first_due or _step(frequency, disbursement, 1)
+    try:
+        first = first_due or _step(frequency, disbursement, 1)
+        dates = [_step(frequency, first, k) for k in range(installments)]
+    except (OverflowError, ValueError):  # past 9999-12-31
+        raise ValidationFailed(
+            "the schedule would run past the last representable date (9999-12-31)",
+            field="installments",
+        ) from None
     if first <= disbursement:
         raise ValidationFailed("the first due date is after disbursement", field="first_due_date")
-    return [_step(frequency, first, k) for k in range(installments)]
+    return dates
 
 
 def days_30_360(start: date, end: date) -> int:
@@ -289,16 +297,72 @@ def generate(
 ) -> Schedule:
     """The schedule of a loan of ``principal_minor`` repaid in ``installments``."""
     terms.validate(installments)
+    dates = due_dates(terms.frequency, installments, disbursement_date, first_due_date)
+    return generate_on_dates(terms, principal_minor, disbursement_date, dates)
+
+
+def generate_on_dates(
+    terms: ScheduleTerms,
+    principal_minor: int,
+    start_date: date,
+    dates: Sequence[date],
+    *,
+    carried_interest_minor: int = 0,
+) -> Schedule:
+    """The schedule over given due dates (the first period from ``start_date``):
+    ``generate``'s arithmetic, and a rebuilt schedule's after a prepayment, which keeps
+    the loan's due dates. ``carried_interest_minor`` is interest of earlier periods
+    under grace on interest, not yet billed: the first installment after the grace
+    bills it."""
+    terms.validate(len(dates))
     if not isinstance(principal_minor, int) or not 0 < principal_minor <= AMOUNT_MINOR_MAX:
         raise ValidationFailed("the principal is a positive amount", field="principal")
-    dates = due_dates(terms.frequency, installments, disbursement_date, first_due_date)
-    starts = [disbursement_date, *dates[:-1]]
+    dates = list(dates)
+    starts = [start_date, *dates[:-1]]
     if terms.interest_method == "flat":
-        rows = _flat(terms, principal_minor, installments, starts, dates)
+        rows = _flat(terms, principal_minor, len(dates), starts, dates, carried_interest_minor)
         emi = None
     else:
-        rows, emi = _declining(terms, principal_minor, installments, starts, dates)
+        rows, emi = _declining(
+            terms, principal_minor, len(dates), starts, dates, carried_interest_minor
+        )
     return Schedule(terms.currency, principal_minor, tuple(rows), emi)
+
+
+def grace_interest_carried(
+    terms: ScheduleTerms,
+    principal_minor: int,
+    schedule: Sequence[tuple[date, date, int]],
+    prepayments: Sequence[tuple[date, int]],
+    through: int,
+) -> int:
+    """Interest of the installments ``1..through`` that grace on interest deferred (they
+    showed none) when the installment that bills it comes after ``through``: what a
+    schedule rebuilt after ``through`` must still bill. ``schedule`` is the loan's
+    ``(period_start, due_date, principal_minor)`` in order; ``prepayments`` the principal
+    prepaid ``(day, amount)``, which lowers the balance of periods starting after it.
+    Interest per period as the generator computes it: on the balance at the period's
+    start (flat: on the principal then outstanding), at the period's rate."""
+    if not 0 < through <= terms.grace_on_interest:
+        return 0  # no grace, or installment grace + 1 (which bills it) is not rebuilt
+    upto = through
+    first_start, first_due, _ = schedule[0]
+    fixed = period_rate(terms, first_start, first_due)
+    carried, scheduled_before = 0, 0
+    for start, due, principal in schedule[:upto]:
+        prepaid = sum(amount for day, amount in prepayments if day < start)
+        if terms.interest_method == "flat":
+            balance = principal_minor - prepaid
+        else:
+            balance = principal_minor - scheduled_before - prepaid
+        rate = (
+            fixed
+            if terms.interest_period == "repayment_period" or terms.interest_method == "flat"
+            else period_rate(terms, start, due)
+        )
+        carried += interest_on(balance, rate)
+        scheduled_before += principal
+    return carried
 
 
 def _declining(
@@ -307,6 +371,7 @@ def _declining(
     count: int,
     starts: list[date],
     dates: list[date],
+    carried_in: int = 0,
 ) -> tuple[list[Installment], int | None]:
     grace_principal, grace_interest = terms.grace_on_principal, terms.grace_on_interest
     amortizing = count - grace_principal
@@ -315,7 +380,7 @@ def _declining(
     fixed_principal = int(
         (Decimal(principal_minor) / amortizing).quantize(Decimal(1), ROUND_HALF_EVEN)
     )
-    balance, carried = principal_minor, 0
+    balance, carried = principal_minor, carried_in
     rows = []
     fixed_rate = (
         period_rate(terms, starts[0], dates[0])
@@ -360,6 +425,7 @@ def _flat(
     count: int,
     starts: list[date],
     dates: list[date],
+    carried_in: int = 0,
 ) -> list[Installment]:
     grace_principal, grace_interest = terms.grace_on_principal, terms.grace_on_interest
     if terms.interest_period == "daily":
@@ -397,6 +463,8 @@ def _flat(
         principal = min(principal, balance)
         balance -= principal
         interest_left -= interest
+        if number == grace_interest + 1:  # the first billed installment: any carry-in
+            interest += carried_in
         rows.append(
             Installment(number, starts[index], dates[index], principal, interest, 0, balance)
         )

@@ -7,10 +7,17 @@ remittance into their loan.
 * When a remittance to the borrower completes (``complete_and_sweep``, which the API's
   completion uses), each of the borrower's active, opted-in loans in the remittance's
   receive currency whose account the remittance credited takes
-  ``percent x received``, rounded down to the minor unit, no more than its cap: a
-  repayment with source ``sweep``, its own journal transaction in the same database
-  transaction as the completion, linked to both (the repayment names the remittance;
-  its transaction's metadata names both). A remittance is swept once per loan.
+  ``percent x received``, rounded down to the minor unit, no more than its cap and
+  never more than is left of the remittance (oldest loan first): a repayment with
+  source ``sweep``, its own journal transaction in the same database transaction as the
+  completion, linked to both (the repayment names the remittance; its transaction's
+  metadata names both). A remittance is swept once per loan. The opt-ins of one
+  borrower's account add up to at most 100% (``sweeps_exceed_remittance``).
+* Each loan is locked before its amount is worked out, so a repayment, a write-off or
+  a closing that commits meanwhile is seen: a loan no longer active is skipped, and the
+  completion never fails for it.
+* Remittances recorded by the bulk import (completed elsewhere, often long ago) are
+  not swept: a sweep takes money as it arrives.
 """
 
 from __future__ import annotations
@@ -25,16 +32,19 @@ from ledger.credit.loans import (
     LoanRecord,
     RepaymentRecord,
     get_loan,
-    loan_record,
     loan_standing,
     loans,
 )
-from ledger.credit.repayments import LoanClosed, repay
+from ledger.credit.repayments import SWEEP_PREFIX, LoanClosed, repay
 from ledger.errors import ValidationFailed
 from ledger.remittance.records import RemittanceRecord
 from ledger.remittance.remittances import complete_remittance
 
 SWEEP_CAPS = ("due", "outstanding")
+
+
+class SweepsExceedRemittance(ValidationFailed):
+    code = "sweeps_exceed_remittance"
 
 
 def set_sweep(
@@ -54,6 +64,19 @@ def set_sweep(
             raise ValidationFailed("a sweep is a fraction above 0 and at most 1", field="percent")
         if cap not in SWEEP_CAPS:
             raise ValidationFailed(f"the cap is one of {', '.join(SWEEP_CAPS)}", field="cap")
+        others = connection.execute(
+            select(loans.c.sweep_percent).where(
+                loans.c.borrower_account_id == loan.borrower_account_id,
+                loans.c.status == "active",
+                loans.c.sweep_percent.is_not(None),
+                loans.c.id != loan.id,
+            )
+        ).scalars()
+        if percent + sum(others, Decimal(0)) > 1:
+            raise SweepsExceedRemittance(
+                "the sweeps of this borrower's loans would take more than the whole remittance",
+                field="percent",
+            )
     connection.execute(
         update(loans)
         .where(loans.c.id == loan.id)
@@ -74,8 +97,8 @@ def sweep_remittance(
     """Sweep a completed remittance into the beneficiary's opted-in loans."""
     if remittance.status != "completed":
         return []
-    rows = connection.execute(
-        select(loans)
+    ids = connection.execute(
+        select(loans.c.id)
         .where(
             loans.c.customer_id == remittance.beneficiary_customer_id,
             loans.c.partner_id == remittance.partner_id,
@@ -85,22 +108,25 @@ def sweep_remittance(
             loans.c.sweep_percent.is_not(None),
         )
         .order_by(loans.c.disbursed_at, loans.c.id)
-    ).all()
+    ).scalars()
     made = []
-    for row in rows:
-        loan = loan_record(row)
-        assert loan.sweep_percent is not None
+    left = remittance.receive_minor
+    for loan_id in list(ids):
+        loan = get_loan(connection, loan_id, lock=True)
+        if loan.status != "active" or loan.sweep_percent is None:
+            continue
         position = loan_standing(connection, loan, as_of=now.date())
         cap = position.due_now_minor if loan.sweep_cap == "due" else position.payoff_minor
-        amount = sweep_amount(loan.sweep_percent, remittance.receive_minor, cap)
+        amount = min(sweep_amount(loan.sweep_percent, remittance.receive_minor, cap), left)
         if amount == 0:
             continue
+        left -= amount
         made.append(
             repay(
                 connection,
                 loan.id,
                 amount_minor=amount,
-                reference=f"sweep:{remittance.id}",
+                reference=f"{SWEEP_PREFIX}{remittance.id}",
                 now=now,
                 source="sweep",
                 remittance_id=remittance.id,

@@ -374,6 +374,14 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
     ),
     (
         "POST",
+        f"/v1/loan-applications/{MISSING_UUID}/cancel",
+        {},
+        ("partner", "fund_manager"),
+        404,
+        "application_not_found",
+    ),
+    (
+        "POST",
         f"/v1/loan-applications/{MISSING_UUID}/disburse",
         {},
         ("fund_manager",),

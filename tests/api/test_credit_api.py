@@ -9,6 +9,7 @@ import csv
 import io
 import uuid
 from datetime import timedelta
+from decimal import Decimal
 
 import pytest
 
@@ -161,7 +162,7 @@ def test_a_schedule_preview_as_json_and_as_csv(partner, scheme):
     as_csv = partner.post("/v1/schedule-previews", {**body, "format": "csv"}, key=False)
     rows = list(csv.DictReader(io.StringIO(as_csv.get_data(as_text=True))))
     assert as_csv.mimetype == "text/csv" and len(rows) == 12
-    assert sum(float(r["principal"]) for r in rows) == pytest.approx(3000.00)
+    assert sum(Decimal(r["principal"]) for r in rows) == Decimal("3000.00")
     inline = partner.post(
         "/v1/schedule-previews",
         {
@@ -323,3 +324,58 @@ def test_another_partner_sees_neither_applications_nor_loans(
 def test_bad_applications_get_a_problem(partner, scheme, changes, status, code):
     response = partner.post("/v1/loan-applications", {**application(scheme), **changes}, key=False)
     assert problem_code(response) == (status, code), response.get_json()
+
+
+def test_an_application_is_withdrawn_by_its_partner_or_cancelled_by_the_manager(
+    partner, other_partner, fund_manager, scheme
+):
+    applied = partner.post("/v1/loan-applications", application(scheme), key=False).get_json()
+    assert_problem(
+        other_partner.post(f"/v1/loan-applications/{applied['id']}/cancel", {}, key=False),
+        404,
+        "application_not_found",
+    )
+    withdrawn = partner.post(
+        f"/v1/loan-applications/{applied['id']}/cancel", {"note": "changed plans"}, key=False
+    )
+    assert withdrawn.status_code == 200 and withdrawn.get_json()["status"] == "cancelled"
+    approved = partner.post("/v1/loan-applications", application(scheme), key=False).get_json()
+    fund_manager.post(f"/v1/loan-applications/{approved['id']}/approve", {}, key=False)
+    before = fund_manager.get(f"/v1/schemes/{scheme['id']}/position").get_json()
+    cancelled = fund_manager.post(f"/v1/loan-applications/{approved['id']}/cancel", {}, key=False)
+    assert cancelled.get_json()["status"] == "cancelled"
+    after = fund_manager.get(f"/v1/schemes/{scheme['id']}/position").get_json()
+    assert before["committed"] == money("3000.00", "TJS")
+    assert after["committed"] == money("0.00", "TJS")
+    assert_problem(
+        fund_manager.post(f"/v1/loan-applications/{approved['id']}/disburse", {}),
+        409,
+        "application_not_submitted",
+    )
+
+
+def test_a_schedule_past_the_calendars_end_is_refused(partner, scheme):
+    body = {
+        "product_id": scheme["product"],
+        "amount": money("3000.00", "TJS"),
+        "installments": 24,
+        "disbursement_date": "9998-06-01",
+    }
+    response = partner.post("/v1/schedule-previews", body, key=False)
+    assert_problem(response, 422, "validation_error")
+
+
+def test_a_first_loss_share_with_eighteen_decimals_is_stored_exactly(fund_manager):
+    created = fund_manager.post(
+        "/v1/schemes",
+        {
+            "slug": "kg-fund",
+            "name": "Kyrgyz Fund",
+            "currency": "KGS",
+            "country": "KG",
+            "first_loss_percent": "33.333333333333333333",
+        },
+        key=False,
+    )
+    assert created.status_code == 201, created.get_json()
+    assert created.get_json()["first_loss_percent"] == "33.333333333333333333"

@@ -11,7 +11,11 @@ from decimal import Decimal
 
 import pytest
 
-from ledger.credit.applications import InsufficientFundCash
+from ledger.credit.applications import (
+    ApplicationNotSubmitted,
+    InsufficientFundCash,
+    cancel_application,
+)
 from ledger.credit.loans import get_loan, repayments_of, schedule_of
 from ledger.credit.losses import charge_late_fees, write_off
 from ledger.credit.products import create_product
@@ -24,7 +28,7 @@ from ledger.credit.schemes import (
     pledge,
     receive,
 )
-from ledger.credit.sweeps import complete_and_sweep, set_sweep
+from ledger.credit.sweeps import SweepsExceedRemittance, complete_and_sweep, set_sweep
 from ledger.errors import ValidationFailed
 from ledger.journal import get_account
 from ledger.parties.customers import CustomerNotFound
@@ -486,3 +490,108 @@ def test_concurrent_approvals_never_commit_more_than_the_fund_has(postgres_datab
         thread.join()
     assert sorted(outcomes) == ["approved"] * 3 + ["refused"] * 5
     assert world.run(lambda c: fund_position(c, world.scheme)).available_minor == 500_000
+
+
+# ------------------------------------------------------------------ review findings
+
+
+def test_sweeps_of_one_borrower_never_take_more_than_the_remittance(world):
+    first, second = world.loan(300_000, 12), world.loan(300_000, 12)
+    partner = world.remit.partner.id
+    world.run(lambda c: set_sweep(c, partner, first.id, percent=Decimal("0.6"), cap="outstanding"))
+    with pytest.raises(SweepsExceedRemittance):
+        world.run(lambda c: set_sweep(c, partner, second.id, percent=Decimal("0.6")))
+    world.run(lambda c: set_sweep(c, partner, second.id, percent=Decimal("0.4"), cap="outstanding"))
+    wallet = balance(world, first.borrower_account_id)
+    remittance = reserve(world.remit, world.remit.explicit("SWEEP-TWO"))
+    _, swept = world.run(
+        lambda c: complete_and_sweep(c, partner, remittance.id, now=world.clock.now())
+    )
+    # 60% and 40% of 1,187.23 TJS, rounded down: 712.33 + 474.89 = 1,187.22 of 1,187.23.
+    assert [r.amount_minor for r in swept] == [71_233, 47_489]
+    assert balance(world, first.borrower_account_id) == wallet + 118_723 - 71_233 - 47_489
+
+
+def test_a_sweep_skips_a_loan_closed_meanwhile(world):
+    loan = world.loan(100_000, 3)
+    partner = world.remit.partner.id
+    world.run(lambda c: set_sweep(c, partner, loan.id, percent=Decimal(1), cap="outstanding"))
+    world.fund_wallet(loan.borrower_account_id, 100_000, "D-1")
+    world.repay(loan.id, world.standing(loan.id).payoff_minor, "ALL")
+    remittance = reserve(world.remit, world.remit.explicit("AFTER-CLOSE"))
+    completed, swept = world.run(
+        lambda c: complete_and_sweep(c, partner, remittance.id, now=world.clock.now())
+    )
+    assert (completed.status, swept) == ("completed", [])
+
+
+def test_a_partners_reference_cannot_take_a_sweeps_name(world):
+    loan = world.loan()
+    with pytest.raises(ValidationFailed):
+        world.repay(loan.id, 1_000, "sweep:0193a0b2-0000-7000-8000-000000000000")
+
+
+def test_a_loan_with_only_a_late_fee_left_can_be_written_off(database, clock):
+    world = build_credit_world(database, clock)
+    terms = replace(TERMS, allocation_order="interest_principal_penalties_fees", min_installments=1)
+    product = world.run(
+        lambda c: create_product(c, world.scheme, name="IPPF", terms=terms, now=clock.now())
+    )
+    application = world.apply(100_000, 1, product_id=product.id)
+    world.approve(application.id, note="a one-month bridge loan")
+    loan = world.disburse(application.id)
+    world.clock.set(world.clock.now() + timedelta(days=45))
+    charged = world.run(
+        lambda c: charge_late_fees(c, loan.id, as_of=clock.now().date(), now=clock.now())
+    )
+    assert charged
+    world.fund_wallet(loan.borrower_account_id, 200_000, "D-1")
+    # Everything but the late fee (interest and principal come first in this order).
+    payoff = world.standing(loan.id).payoff_minor
+    fee = charged[0][1]
+    world.repay(loan.id, payoff - fee, "ALMOST")
+    left = world.standing(loan.id)
+    assert (left.outstanding_principal_minor, left.unpaid_charges_minor) == (0, fee)
+    written = world.run(
+        lambda c: write_off(c, world.manager, loan.id, now=clock.now(), reason="fee only")
+    )
+    assert (written.status, written.written_off_minor) == ("written_off", 0)
+    assert posted(world, "fees_receivable") == 0
+    assert_loan_matches_postings(database, loan.id, as_of=clock.now().date())
+
+
+def test_an_approved_application_cancelled_gives_its_cash_back(world):
+    application = world.apply(3_000_000, 24)
+    world.approve(application.id, note="override for the test")
+    assert world.run(lambda c: fund_position(c, world.scheme)).committed_minor == 3_000_000
+    cancelled = world.run(
+        lambda c: cancel_application(
+            c, world.manager, application.id, note="applicant emigrated", now=world.clock.now()
+        )
+    )
+    assert cancelled.status == "cancelled"
+    assert world.run(lambda c: fund_position(c, world.scheme)).committed_minor == 0
+    with pytest.raises(ApplicationNotSubmitted):
+        world.disburse(application.id)
+    # The partner withdraws its own submitted application; another manager cannot.
+    submitted = world.apply(300_000, 12)
+    with pytest.raises(NotSchemeManager):
+        world.run(
+            lambda c: cancel_application(
+                c, world.other_manager, submitted.id, note=None, now=world.clock.now()
+            )
+        )
+    withdrawn = world.run(
+        lambda c: cancel_application(
+            c, world.remit.partner, submitted.id, note=None, now=world.clock.now()
+        )
+    )
+    assert withdrawn.status == "cancelled"
+
+
+def test_a_written_off_loan_counts_as_arrears_for_the_next_application(world):
+    loan = world.loan(300_000, 12)
+    world.run(lambda c: write_off(c, world.manager, loan.id, now=world.clock.now(), reason="x"))
+    again = world.apply(300_000, 12)
+    assert again.score_decision == "declined"
+    assert "loan_in_arrears" in [reason["code"] for reason in again.score["reasons"]]
