@@ -5,6 +5,7 @@ from ledger.credit.models import (
     Contribution,
     CreditScheme,
     Loan,
+    LoanAccrual,
     LoanApplication,
     LoanCharge,
     LoanInstallment,
@@ -12,13 +13,17 @@ from ledger.credit.models import (
     MatchingRule,
     Repayment,
 )
+from ledger.jobs.models import JobRun
 from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEntry, Transaction
 from ledger.parties.models import Customer, PartnerAccount
+from ledger.portfolio.models import PortfolioSnapshot
 from ledger.remittance.models import (
     Corridor,
     CorridorPricing,
     FxRate,
     PartnerLiquidity,
+    PlatformFeeAgreement,
+    PlatformFeeCharge,
     Quote,
     Remittance,
     RemittanceImport,
@@ -34,7 +39,9 @@ __all__ = [
     "Customer",
     "FxRate",
     "IdempotentRequest",
+    "JobRun",
     "Loan",
+    "LoanAccrual",
     "LoanApplication",
     "LoanCharge",
     "LoanInstallment",
@@ -42,6 +49,9 @@ __all__ = [
     "MatchingRule",
     "PartnerAccount",
     "PartnerLiquidity",
+    "PlatformFeeAgreement",
+    "PlatformFeeCharge",
+    "PortfolioSnapshot",
     "Posting",
     "Principal",
     "Quote",

@@ -212,8 +212,12 @@ def days(n: int) -> timedelta:
 
 def assert_loan_matches_postings(database: Any, loan_id: Any, *, as_of: date) -> None:
     """The loan's figures (from its schedule, charges and allocations) are what its own
-    journal transactions say: outstanding principal on the portfolio, interest paid to
-    income, unpaid late fees still receivable, and the borrower's account movements."""
+    journal transactions say: outstanding principal on the portfolio, interest accrued
+    less paid on the receivable, unpaid late fees still receivable, and the borrower's
+    account movements."""
+    from sqlalchemy import func, select
+
+    from ledger.credit.accruals import accruals
     from ledger.credit.loans import charges_of, repayments_of
     from ledger.credit.schemes import get_scheme
     from ledger.journal.queries import load_transactions
@@ -235,9 +239,22 @@ def assert_loan_matches_postings(database: Any, loan_id: Any, *, as_of: date) ->
         outstanding = position.outstanding_principal_minor if loan.status == "active" else 0
         assert net.get(scheme.account("portfolio"), 0) == outstanding
         regular = [r for r in paid if r.source != "recovery"]
-        assert -net.get(scheme.account("interest_income"), 0) == sum(
-            r.interest_minor for r in regular
-        )
+        interest_paid = sum(r.interest_minor for r in regular)
+        assert loan.interest_paid_minor == interest_paid
+        # Accruals are one journal transaction per scheme and day; the loan's share of
+        # them is its loan_accruals rows. What it accrued less what it paid is its
+        # interest receivable (none once written off: the write-off reverses the rest).
+        booked = c.execute(
+            select(func.coalesce(func.sum(accruals.c.amount_minor), 0)).where(
+                accruals.c.loan_id == loan.id
+            )
+        ).scalar_one()
+        receivable = booked + net.get(scheme.account("interest_receivable"), 0)
+        if loan.status == "written_off":
+            assert receivable == 0
+        else:
+            assert booked == loan.accrued_interest_minor
+            assert receivable == loan.accrued_interest_minor - interest_paid
         unpaid_fees = sum(i.outstanding["penalty"] for i in position.installments)
         assert net.get(scheme.account("fees_receivable"), 0) == (
             unpaid_fees if loan.status == "active" else 0

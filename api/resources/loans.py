@@ -29,6 +29,7 @@ from api.schemas import (
     page_of,
 )
 from ledger.access.principals import PrincipalRecord
+from ledger.credit.accruals import accrual_target
 from ledger.credit.allocation import Standing
 from ledger.credit.applications import (
     ApplicationNotFound,
@@ -175,7 +176,7 @@ class LoanDetailSchema(LoanSchema):
     accrued_interest = fields.Nested(
         MoneySchema,
         required=True,
-        metadata={"description": "interest due and unpaid, and the current period's so far"},
+        metadata={"description": "interest earned by as_of (accrued day by day) and not paid"},
     )
     fees = fields.Nested(MoneySchema, required=True, metadata={"description": "unpaid charges"})
     overdue = fields.Nested(MoneySchema, required=True)
@@ -270,17 +271,13 @@ def repayment_view(record: RepaymentRecord, currency: str) -> dict[str, Any]:
 
 
 def _accrued_interest(position: Standing) -> int:
-    """Interest due and unpaid, plus the running period's, pro rata by days (a figure to
-    show; interest becomes income when paid, and accrual accounting is issue 6's)."""
-    due = sum(
-        i.outstanding["interest"] for i in position.installments if i.due_date <= position.as_of
+    """Interest earned by ``as_of`` (the accrual job's rule) and not yet paid."""
+    earned = accrual_target(
+        ((i.period_start, i.due_date, i.due["interest"]) for i in position.installments),
+        position.as_of,
     )
-    current = next((i for i in position.installments if i.due_date > position.as_of), None)
-    if current is None or current.period_start >= position.as_of:
-        return due
-    days = (current.due_date - current.period_start).days
-    elapsed = (position.as_of - current.period_start).days
-    return due + current.outstanding["interest"] * elapsed // days
+    paid = sum(i.paid.get("interest", 0) for i in position.installments)
+    return max(0, earned - paid)
 
 
 def loan_detail(connection: Any, loan: LoanRecord, as_of: Any) -> dict[str, Any]:

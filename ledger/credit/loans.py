@@ -48,6 +48,10 @@ class LoanRecord:
     closed_at: datetime | None
     written_off_minor: int
     write_off_transaction_id: uuid.UUID | None
+    accrued_interest_minor: int = 0
+    interest_paid_minor: int = 0
+    days_past_due: int = 0
+    delinquency_bucket: str = "current"
 
 
 @dataclass(frozen=True)

@@ -9,7 +9,8 @@
   sponsors' **first-loss layer** absorbs it first, up to what is in the layer and up
   to ``first_loss_percent`` of all principal the scheme ever disbursed, less what the
   layer already absorbed; the rest is a loss (written-off expense, so the investors
-  bear it). Unpaid late fees are written off too. Later payments are recoveries
+  bear it). Unpaid late fees are written off too, and interest accrued but not paid
+  is reversed out of income (the loan accrues no more). Later payments are recoveries
   (``ledger.credit.repayments``).
 """
 
@@ -139,7 +140,7 @@ def write_off(
     position = loan_standing(connection, loan, as_of=now.date())
     principal = position.outstanding_principal_minor
     fees = sum(i.outstanding["penalty"] for i in position.installments)
-    if principal == 0 and fees == 0:
+    if principal == 0 and fees == 0 and loan.accrued_interest_minor == loan.interest_paid_minor:
         raise ValidationFailed("the loan has nothing outstanding to write off")
     absorbed = min(principal, first_loss_capacity(connection, scheme))
     currency = loan.currency
@@ -152,6 +153,19 @@ def write_off(
         legs += [
             credit(scheme.account("fees_receivable"), fees, currency),
             debit(scheme.account("written_off"), fees, currency),
+        ]
+    # Interest accrued and not paid was never going to come: it leaves income again
+    # (and interest paid ahead of its accrual is earned now).
+    unearned = loan.accrued_interest_minor - loan.interest_paid_minor
+    if unearned > 0:
+        legs += [
+            debit(scheme.account("interest_income"), unearned, currency),
+            credit(scheme.account("interest_receivable"), unearned, currency),
+        ]
+    elif unearned < 0:
+        legs += [
+            debit(scheme.account("interest_receivable"), -unearned, currency),
+            credit(scheme.account("interest_income"), -unearned, currency),
         ]
     transaction = post_transaction(
         connection,
@@ -179,6 +193,7 @@ def write_off(
             closed_at=now,
             written_off_minor=principal,
             write_off_transaction_id=transaction.id,
+            accrued_interest_minor=loan.interest_paid_minor,
         )
     )
     return get_loan(connection, loan.id)

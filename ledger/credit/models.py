@@ -50,6 +50,7 @@ SCHEME_ACCOUNT_ROLES = (
     "fee_income",
     "recovery_income",
     "loss_reserve",
+    "provision_expense",
     "written_off",
 )
 CONTRIBUTION_KINDS = ("investor", "matching", "first_loss")
@@ -73,6 +74,8 @@ class CreditScheme(Base):
     manager_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("principals.id"))
     first_loss_percent: Mapped[Decimal] = mapped_column(DecimalText(40))
     accounts: Mapped[dict[str, Any]] = mapped_column(JSONObject)  # role -> account id
+    # Provisioning rates by delinquency bucket (percent text); None: the defaults.
+    provisioning: Mapped[dict[str, Any] | None] = mapped_column(JSONObject)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
 
 
@@ -205,6 +208,13 @@ class Loan(Base):
     write_off_transaction_id: Mapped[uuid.UUID | None] = mapped_column(
         Uuid, ForeignKey("transactions.id")
     )
+    # Kept by the repayments and the scheduler's jobs (set-based work reads them):
+    # interest accrued so far, interest paid so far, and the delinquency of the last
+    # business date the delinquency job ran for.
+    accrued_interest_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    interest_paid_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
+    days_past_due: Mapped[int] = mapped_column(Integer, server_default="0")
+    delinquency_bucket: Mapped[str] = mapped_column(String(12), server_default="current")
 
     __table_args__ = (
         CheckConstraint("status IN ('active', 'closed', 'written_off')", name="status"),
@@ -215,6 +225,25 @@ class Loan(Base):
         Index("ix_loans_partner_id_id", "partner_id", "id"),
         Index("ix_loans_customer_id", "customer_id"),
         Index("ix_loans_scheme_id_status", "scheme_id", "status"),
+    )
+
+
+class LoanAccrual(Base):
+    """A loan's interest accrued on one business date (negative: a reversal, when a
+    prepayment lowered the interest already accrued). The journal holds one
+    transaction per scheme and date: these rows say which loans it was for."""
+
+    __tablename__ = "loan_accruals"
+
+    loan_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("loans.id"), primary_key=True)
+    business_date: Mapped[date] = mapped_column(Date, primary_key=True)
+    scheme_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("credit_schemes.id"))
+    amount_minor: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("transactions.id"))
+
+    __table_args__ = (
+        CheckConstraint("amount_minor <> 0", name="amount"),
+        Index("ix_loan_accruals_scheme_id_business_date", "scheme_id", "business_date"),
     )
 
 

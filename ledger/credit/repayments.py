@@ -8,7 +8,7 @@ account, in the scheme's currency::
     credit platform loan clearing   X
     debit  scheme cash              X
     credit scheme portfolio         p        (no leg for a zero part)
-    credit scheme interest income   i        (interest is income when paid; accrual: issue 6)
+    credit scheme interest receivable i      (accrued day by day: ledger.credit.accruals)
     credit scheme fees receivable   q        (late fees were receivable when charged)
 
 Whatever exceeds what is due (the installments due and the next one, see
@@ -161,7 +161,7 @@ def _legs(
         return tuple(legs)
     for component, role in (
         ("principal", "portfolio"),
-        ("interest", "interest_income"),
+        ("interest", "interest_receivable"),
         ("penalty", "fees_receivable"),
         ("fee", "fee_income"),
     ):
@@ -398,4 +398,10 @@ def _book(
     connection.execute(
         insert(repayments).values(**{k: v for k, v in record.__dict__.items() if k != "replayed"})
     )
+    if parts["interest"]:
+        connection.execute(
+            update(loans)
+            .where(loans.c.id == loan.id)
+            .values(interest_paid_minor=loans.c.interest_paid_minor + parts["interest"])
+        )
     return record

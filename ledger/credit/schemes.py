@@ -9,11 +9,12 @@ A scheme keeps its own books, in its currency, in accounts ``scheme:<slug>:<role
 | capital | equity | investors' contributions and sponsors' matching |
 | first_loss | equity | the sponsors' first-loss layer |
 | portfolio | asset | outstanding principal of its loans |
-| interest_receivable | asset | interest accrued, not yet paid (accruals: issue 6) |
+| interest_receivable | asset | interest accrued, not yet paid (below 0: paid ahead) |
 | fees_receivable | asset | late fees charged, not yet paid |
 | interest_income, fee_income | income | what the loans earned |
 | recovery_income | income | what came back after a write-off |
-| loss_reserve | liability | provisions (issue 6) |
+| loss_reserve | liability | provisions for losses, by delinquency bucket |
+| provision_expense | expense | what the provisions cost (and gave back) |
 | written_off | expense | principal lost beyond the first-loss layer |
 
 * A **contribution** is pledged, then received: receipt posts cash / capital (an
@@ -52,6 +53,7 @@ from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import Conflict, LedgerError, NotFound, ValidationFailed
 from ledger.ids import uuid7
 from ledger.journal import (
+    AccountRecord,
     AccountSpec,
     TransactionSpec,
     credit,
@@ -83,6 +85,7 @@ _TYPES = {
     "fee_income": "income",
     "recovery_income": "income",
     "loss_reserve": "liability",
+    "provision_expense": "expense",
     "written_off": "expense",
 }
 
@@ -127,6 +130,7 @@ class SchemeRecord:
     first_loss_percent: Decimal
     accounts: dict[str, int]
     created_at: datetime
+    provisioning: dict[str, Decimal] | None = None
 
     def account(self, role: str) -> int:
         return int(self.accounts[role])
@@ -175,6 +179,11 @@ def _scheme(row: Any) -> SchemeRecord:
         row.first_loss_percent,
         {role: int(value) for role, value in row.accounts.items()},
         row.created_at,
+        (
+            {bucket: Decimal(rate) for bucket, rate in row.provisioning.items()}
+            if row.provisioning
+            else None
+        ),
     )
 
 
@@ -214,19 +223,10 @@ def create_scheme(
         )
     if connection.execute(select(schemes.c.id).where(schemes.c.slug == slug)).first():
         raise SchemeExists(f"scheme {slug!r} exists", slug=slug)
-    accounts = {}
-    for role in SCHEME_ACCOUNT_ROLES:
-        accounts[role] = open_account(
-            connection,
-            AccountSpec(
-                code=account_code(slug, role),
-                name=f"{name}: {role.replace('_', ' ')}",
-                type=_TYPES[role],  # type: ignore[arg-type]
-                currency=currency,
-                owner_reference=f"scheme:{slug}",
-            ),
-            now=now,
-        ).id
+    accounts = {
+        role: _open_scheme_account(connection, slug, name, role, currency, now).id
+        for role in SCHEME_ACCOUNT_ROLES
+    }
     record = SchemeRecord(
         uuid7(), slug, name, currency, country, manager.id, first_loss_percent, accounts, now
     )
@@ -244,6 +244,42 @@ def create_scheme(
         )
     )
     return record
+
+
+def _open_scheme_account(
+    connection: Connection, slug: str, name: str, role: str, currency: str, now: datetime
+) -> AccountRecord:
+    return open_account(
+        connection,
+        AccountSpec(
+            code=account_code(slug, role),
+            name=f"{name}: {role.replace('_', ' ')}",
+            type=_TYPES[role],  # type: ignore[arg-type]
+            currency=currency,
+            owner_reference=f"scheme:{slug}",
+            # Interest paid ahead of its accrual takes the receivable below zero.
+            allow_overdraft=role == "interest_receivable",
+        ),
+        now=now,
+    )
+
+
+def scheme_account(
+    connection: Connection, scheme: SchemeRecord, role: str, *, now: datetime
+) -> int:
+    """The scheme's account for ``role``, opened now if the scheme predates the role
+    (schemes made before provisioning had no provision expense account)."""
+    if role in scheme.accounts:
+        return scheme.account(role)
+    opened = _open_scheme_account(
+        connection, scheme.slug, scheme.name, role, scheme.currency, now
+    ).id
+    connection.execute(
+        update(schemes)
+        .where(schemes.c.id == scheme.id)
+        .values(accounts={**scheme.accounts, role: opened})
+    )
+    return opened
 
 
 def get_scheme(connection: Connection, scheme_id: uuid.UUID, *, lock: bool = False) -> SchemeRecord:

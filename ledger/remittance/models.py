@@ -241,3 +241,37 @@ class PartnerLiquidity(Base):
             "alarm_threshold_percent BETWEEN 1 AND 100", name="alarm_threshold_percent"
         ),
     )
+
+
+class PlatformFeeAgreement(Base):
+    """A partner's platform fee: ``percent`` of the send amount of its completed
+    remittances, charged monthly, from ``starts_on`` (a new agreement is a new row)."""
+
+    __tablename__ = "platform_fee_agreements"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    partner_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("principals.id"))
+    percent: Mapped[Decimal] = mapped_column(DecimalText(40))
+    starts_on: Mapped[date] = mapped_column(Date)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("partner_id", "starts_on"),)
+
+
+class PlatformFeeCharge(Base):
+    """One month's platform fee of one partner in one send currency, as charged."""
+
+    __tablename__ = "platform_fee_charges"
+
+    partner_id: Mapped[uuid.UUID] = mapped_column(
+        Uuid, ForeignKey("principals.id"), primary_key=True
+    )
+    month: Mapped[date] = mapped_column(Date, primary_key=True)  # its first day
+    currency: Mapped[str] = mapped_column(String(3), primary_key=True)
+    volume_minor: Mapped[int] = mapped_column(BigInteger)
+    percent: Mapped[Decimal] = mapped_column(DecimalText(40))
+    fee_minor: Mapped[int] = mapped_column(BigInteger)
+    transaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("transactions.id"))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (CheckConstraint("volume_minor >= 0 AND fee_minor >= 0", name="amounts"),)

@@ -11,6 +11,7 @@ from decimal import Decimal
 
 import pytest
 
+from ledger.credit.accruals import accrue_interest
 from ledger.credit.applications import (
     ApplicationNotSubmitted,
     InsufficientFundCash,
@@ -259,7 +260,20 @@ def test_an_on_time_repayment_pays_the_first_installment(world):
     assert standing.installments[0].settled and standing.days_past_due == 0
     assert standing.outstanding_principal_minor == 300_000 - first.principal_minor
     assert posted(world, "portfolio") == 300_000 - first.principal_minor
+    # Paid before any accrual ran: received in advance, earned as the days are accrued.
+    assert posted(world, "interest_receivable") == -first.interest_minor
+    assert posted(world, "interest_income") == 0
+    day = first.period_start
+    while day < first.due_date:
+        day += timedelta(days=1)
+        world.run(
+            lambda c, d=day: accrue_interest(
+                c, d, now=world.clock.now(), effective_at=world.clock.now()
+            )
+        )
+    # On the due date the accrual is the schedule's interest, to the cent.
     assert posted(world, "interest_income") == first.interest_minor
+    assert posted(world, "interest_receivable") == 0
     assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
 
 
