@@ -8,7 +8,7 @@ are timezone-aware UTC.
 from __future__ import annotations
 
 import threading
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, time, timedelta
 from typing import Protocol
 
 
@@ -51,3 +51,11 @@ def ensure_utc(moment: datetime) -> datetime:
     if moment.tzinfo is None or moment.utcoffset() is None:
         raise ValueError("naive datetime: business times must carry a timezone")
     return moment.astimezone(UTC)
+
+
+def end_of_day(day: date) -> datetime:
+    """The last instant (UTC) of the business date ``day``: what happens "as of" a date
+    happens by then."""
+    return datetime.combine(day + timedelta(days=1), time.min, tzinfo=UTC) - timedelta(
+        microseconds=1
+    )

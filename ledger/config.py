@@ -13,6 +13,12 @@ Variables (default, meaning):
 * LOG_REQUESTS (1): one JSON line per request on stderr; 0 switches it off.
 * QUOTE_TTL_SECONDS (900), RESERVATION_TTL_SECONDS (86400), FX_RATE_MAX_AGE_DAYS (3):
   the remittance flow's time limits (see ledger.remittance.policy).
+* DELINQUENCY_BUCKETS (30,60,90,180): the upper ends, in days past due, of the
+  delinquency buckets (1-30, 31-60, 61-90, 91-180 and 180+ with the default).
+* SCHEDULER_INTERVAL_SECONDS (300): how often the scheduler looks for business dates
+  to run (each ended date runs once; a missed one runs at the next look).
+* SCHEDULER_START_DATE (unset): the first business date a fresh database runs the
+  jobs for; unset, yesterday.
 
 A ``postgresql://`` or ``postgres://`` URL is taken to mean the psycopg 3 driver.
 """
@@ -21,6 +27,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
+from datetime import date
 from pathlib import Path
 
 DEFAULT_DATABASE_URL = "sqlite:///var/ledger.sqlite3"
@@ -48,6 +55,9 @@ class Settings:
     quote_ttl_seconds: int = 900
     reservation_ttl_seconds: int = 86_400
     fx_rate_max_age_days: int = 3
+    delinquency_buckets: tuple[int, ...] = (30, 60, 90, 180)
+    scheduler_interval_seconds: int = 300
+    scheduler_start_date: date | None = None
 
     def __post_init__(self) -> None:
         if self.idempotency_keep_hours < 24:
@@ -60,6 +70,11 @@ class Settings:
             raise ValueError("QUOTE_TTL_SECONDS and RESERVATION_TTL_SECONDS must be positive")
         if self.fx_rate_max_age_days < 0:
             raise ValueError("FX_RATE_MAX_AGE_DAYS must be zero or more")
+        edges = self.delinquency_buckets
+        if not edges or edges[0] < 1 or list(edges) != sorted(set(edges)):
+            raise ValueError("DELINQUENCY_BUCKETS must be increasing whole days, from 1")
+        if self.scheduler_interval_seconds < 1:
+            raise ValueError("SCHEDULER_INTERVAL_SECONDS must be positive")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -77,6 +92,15 @@ class Settings:
             quote_ttl_seconds=int(env.get("QUOTE_TTL_SECONDS", "900")),
             reservation_ttl_seconds=int(env.get("RESERVATION_TTL_SECONDS", "86400")),
             fx_rate_max_age_days=int(env.get("FX_RATE_MAX_AGE_DAYS", "3")),
+            delinquency_buckets=tuple(
+                int(part) for part in env.get("DELINQUENCY_BUCKETS", "30,60,90,180").split(",")
+            ),
+            scheduler_interval_seconds=int(env.get("SCHEDULER_INTERVAL_SECONDS", "300")),
+            scheduler_start_date=(
+                date.fromisoformat(env["SCHEDULER_START_DATE"])
+                if env.get("SCHEDULER_START_DATE")
+                else None
+            ),
         )
 
 

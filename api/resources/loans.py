@@ -13,7 +13,7 @@ from marshmallow import fields, validate
 from api.auth import requires
 from api.context import clock, database, principal
 from api.idempotency import idempotent, run_recorded
-from api.resources import Blueprint, parse_cursor_uuid, parse_uuid
+from api.resources import ID_MAX, Blueprint, parse_cursor_uuid, parse_uuid
 from api.resources.transactions import transaction_json
 from api.schemas import (
     BaseSchema,
@@ -104,7 +104,9 @@ class DisbursementSchema(BaseSchema):
     disbursement_date = Day(metadata={"description": "business date; default today"})
     first_due_date = Day(metadata={"description": "default: one period after disbursement"})
     borrower_account_id = fields.Integer(
-        strict=True, metadata={"description": "default: the customer's wallet in the currency"}
+        strict=True,
+        validate=validate.Range(min=1, max=ID_MAX),
+        metadata={"description": "default: the customer's wallet in the currency"},
     )
 
 

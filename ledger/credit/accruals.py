@@ -106,7 +106,7 @@ def accrual_deltas(connection: Connection, day: date) -> list[tuple[uuid.UUID, u
     }
     deltas = []
     for row in connection.execute(_due_so_far(day)):
-        target = row.due_interest + running.get(row.loan_id, 0)
+        target = int(row.due_interest) + running.get(row.loan_id, 0)
         if target != row.booked:
             deltas.append((row.loan_id, row.scheme_id, target - row.booked))
     closed = connection.execute(

@@ -36,12 +36,13 @@ from ledger.credit.loans import (
     installments_table,
     loan_record,
     loans,
+    schedule_of,
 )
 from ledger.credit.products import get_product
 from ledger.credit.schedule import Schedule, generate
 from ledger.credit.schemes import get_scheme, require_manager
 from ledger.db import RaceConstraint, register_race_constraint
-from ledger.errors import AccountNotFound, InsufficientFunds, ValidationFailed
+from ledger.errors import AccountNotFound, Conflict, InsufficientFunds, ValidationFailed
 from ledger.ids import uuid7
 from ledger.journal import TransactionSpec, credit, debit, get_account_by_code, post_transaction
 from ledger.parties.accounts import PartnerAccountSpec, get_owned_account, open_partner_account
@@ -101,6 +102,31 @@ def store_schedule(
     )
 
 
+class DisbursementConflict(Conflict):
+    code = "disbursement_conflict"
+
+
+def _same_disbursement(
+    connection: Connection,
+    loan: LoanRecord,
+    disbursement_date: date | None,
+    first_due_date: date | None,
+    borrower_account_id: int | None,
+) -> None:
+    """A repeated disbursement names what was paid out, or nothing: other options are
+    a conflict, not a silent replay of the first."""
+    first = schedule_of(connection, loan)[0]
+    if (
+        (borrower_account_id is not None and borrower_account_id != loan.borrower_account_id)
+        or (disbursement_date is not None and disbursement_date != first.period_start)
+        or (first_due_date is not None and first_due_date != first.due_date)
+    ):
+        raise DisbursementConflict(
+            f"the application was disbursed as loan {loan.id} with other options",
+            loan_id=str(loan.id),
+        )
+
+
 def disburse(
     connection: Connection,
     manager: PrincipalRecord,
@@ -117,7 +143,9 @@ def disburse(
     require_manager(scheme, manager)
     existing = connection.execute(select(loans).where(loans.c.application_id == found.id)).first()
     if existing is not None:
-        return loan_record(existing)
+        loan = loan_record(existing)
+        _same_disbursement(connection, loan, disbursement_date, first_due_date, borrower_account_id)
+        return loan
     found = get_application(connection, application_id, lock=True)
     if found.status != "approved":
         raise ApplicationNotSubmitted(

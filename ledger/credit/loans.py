@@ -13,9 +13,9 @@ from sqlalchemy import Connection, func, select
 
 from ledger.credit.allocation import Allocation, ScheduledInstallment, Standing, standing
 from ledger.credit.models import Loan, LoanCharge, LoanInstallment, Repayment
-from ledger.errors import AccountNotFound, NotFound
-from ledger.journal import AccountSpec, open_account
-from ledger.journal.queries import get_account_by_code
+from ledger.errors import NotFound
+from ledger.journal import AccountSpec
+from ledger.journal.accounts import ensure_account
 
 loans = Loan.__table__
 installments_table = LoanInstallment.__table__
@@ -213,14 +213,11 @@ def clearing_code(currency: str) -> str:
 def clearing_account(connection: Connection, currency: str, *, now: datetime) -> int:
     """Where money crosses between the schemes' books and customers' wallets (an asset
     of the platform: what the funds paid into wallets less what came back)."""
-    try:
-        return get_account_by_code(connection, clearing_code(currency)).id
-    except AccountNotFound:
-        spec = AccountSpec(
-            code=clearing_code(currency),
-            name=f"Loan clearing {currency}",
-            type="asset",
-            currency=currency,
-            allow_overdraft=True,
-        )
-        return open_account(connection, spec, now=now).id
+    spec = AccountSpec(
+        code=clearing_code(currency),
+        name=f"Loan clearing {currency}",
+        type="asset",
+        currency=currency,
+        allow_overdraft=True,
+    )
+    return ensure_account(connection, spec, now=now)

@@ -50,7 +50,12 @@ register_race_constraint(
 
 
 def charge_late_fees(
-    connection: Connection, loan_id: uuid.UUID, *, as_of: date, now: datetime
+    connection: Connection,
+    loan_id: uuid.UUID,
+    *,
+    as_of: date,
+    now: datetime,
+    effective_at: datetime | None = None,
 ) -> list[tuple[int, int]]:
     """Charge every installment of the loan late on ``as_of`` that is not charged yet.
     Returns ``(installment, amount)`` of the charges made."""
@@ -86,6 +91,7 @@ def charge_late_fees(
                     credit(scheme.account("fee_income"), amount, loan.currency),
                 ),
                 description=f"Late fee on installment {item.number} of loan {loan.id}",
+                effective_at=effective_at,
                 metadata={"credit": {"loan_id": str(loan.id), "event": "loan.overdue"}},
                 idempotency_key=f"late-fee:{loan.id}:{item.number}",
                 client_id=scheme.client_id,

@@ -123,8 +123,15 @@ def rebuilt_future(
     dates = [i.due_date for i in future]
 
     def build(count: int) -> list[Installment]:
+        # A schedule that ended early (an installment multiple) may have fewer
+        # installments left than grace periods: the grace ends with the last but one.
+        graced = replace(
+            left_grace,
+            grace_on_principal=min(left_grace.grace_on_principal, count - 1),
+            grace_on_interest=min(left_grace.grace_on_interest, count - 1),
+        )
         built = generate_on_dates(
-            left_grace, remaining, last.due_date, dates[:count], carried_interest_minor=carried
+            graced, remaining, last.due_date, dates[:count], carried_interest_minor=carried
         )
         return list(built.installments)
 
@@ -132,7 +139,7 @@ def rebuilt_future(
     if terms.prepayment == "reduce_term":
         largest = max(i.total_minor for i in future)
         fewest = max(left_grace.grace_on_principal, left_grace.grace_on_interest) + 1
-        for count in range(fewest, len(future)):
+        for count in range(min(fewest, len(future)), len(future)):
             candidate = build(count)
             if max(i.total_minor for i in candidate) <= largest:
                 rebuilt = candidate

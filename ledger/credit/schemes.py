@@ -72,6 +72,9 @@ contributions = Contribution.__table__
 matching_rules = MatchingRule.__table__
 applications = LoanApplication.__table__
 
+#: Matches' references (``match:<rule id>:<contribution id>``), refused for pledges.
+MATCH_PREFIX = "match:"
+
 SLUG = re.compile(r"^[a-z0-9][a-z0-9\-]{0,63}$")
 
 _TYPES = {
@@ -374,6 +377,10 @@ def pledge(
     if kind not in ("investor", "first_loss"):
         raise ValidationFailed("pledges are of investors or of first-loss sponsors", field="kind")
     require_text(reference, "reference", PARTNER_REFERENCE_LENGTH_MAX)
+    if reference.startswith(MATCH_PREFIX):
+        raise ValidationFailed(
+            f"references starting {MATCH_PREFIX!r} are the matches' own", field="reference"
+        )
     require_text(investor_name, "investor_name", FULL_NAME_LENGTH_MAX)
     if not isinstance(amount_minor, int) or not 0 < amount_minor <= AMOUNT_MINOR_MAX:
         raise ValidationFailed("a pledge is a positive amount", field="amount")
@@ -519,7 +526,8 @@ def receive(
                 id=match_id,
                 scheme_id=scheme.id,
                 kind="matching",
-                reference=f"match:{rule.id}:{found.reference}"[:PARTNER_REFERENCE_LENGTH_MAX],
+                # Ids, not the investor's reference: unique, and short enough whole.
+                reference=f"{MATCH_PREFIX}{rule.id}:{found.id}",
                 investor_name=rule.sponsor_name,
                 customer_id=None,
                 matching_rule_id=rule.id,

@@ -64,15 +64,20 @@ def set_sweep(
             raise ValidationFailed("a sweep is a fraction above 0 and at most 1", field="percent")
         if cap not in SWEEP_CAPS:
             raise ValidationFailed(f"the cap is one of {', '.join(SWEEP_CAPS)}", field="cap")
+        # Every active loan on the account, locked in id order: two opt-ins at once
+        # take turns, and the second sees the first's percentage.
         others = connection.execute(
-            select(loans.c.sweep_percent).where(
+            select(loans.c.id, loans.c.sweep_percent)
+            .where(
                 loans.c.borrower_account_id == loan.borrower_account_id,
                 loans.c.status == "active",
-                loans.c.sweep_percent.is_not(None),
                 loans.c.id != loan.id,
             )
-        ).scalars()
-        if percent + sum(others, Decimal(0)) > 1:
+            .order_by(loans.c.id)
+            .with_for_update()
+        ).all()
+        taken = sum((row.sweep_percent for row in others if row.sweep_percent), Decimal(0))
+        if percent + taken > 1:
             raise SweepsExceedRemittance(
                 "the sweeps of this borrower's loans would take more than the whole remittance",
                 field="percent",

@@ -124,6 +124,15 @@ def open_account(connection: Connection, spec: AccountSpec, *, now: datetime) ->
     return queries.get_account(connection, account_id)
 
 
+def ensure_account(connection: Connection, spec: AccountSpec, *, now: datetime) -> int:
+    """The id of the account with ``spec.code``, opened from ``spec`` on first use (the
+    platform's own accounts: clearing, positions, banks, fee income)."""
+    try:
+        return queries.get_account_by_code(connection, spec.code).id
+    except AccountNotFound:
+        return open_account(connection, spec, now=now).id
+
+
 def close_account(connection: Connection, account_id: int, *, now: datetime) -> AccountRecord:
     """Close an account whose posted balance is zero and that holds nothing pending.
 

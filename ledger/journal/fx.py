@@ -25,8 +25,8 @@ from typing import Any
 
 from sqlalchemy import Connection
 
-from ledger.errors import AccountNotFound, InvalidAmount, ValidationFailed
-from ledger.journal import accounts, queries
+from ledger.errors import InvalidAmount, ValidationFailed
+from ledger.journal import accounts
 from ledger.journal.types import AccountSpec, PostingSpec, TransactionSpec, credit, debit
 from ledger.money import DEFAULT_ROUNDING, from_minor, round_to_minor, validate_currency
 
@@ -61,18 +61,14 @@ def ensure_position_account(connection: Connection, currency: str, *, now: datet
     A position can be long or short, so the account allows an unlimited
     overdraft.
     """
-    code = position_account_code(currency)
-    try:
-        return queries.get_account_by_code(connection, code).id
-    except AccountNotFound:
-        spec = AccountSpec(
-            code=code,
-            name=f"FX position {currency}",
-            type="asset",
-            currency=currency,
-            allow_overdraft=True,
-        )
-        return accounts.open_account(connection, spec, now=now).id
+    spec = AccountSpec(
+        code=position_account_code(currency),
+        name=f"FX position {currency}",
+        type="asset",
+        currency=currency,
+        allow_overdraft=True,
+    )
+    return accounts.ensure_account(connection, spec, now=now)
 
 
 def convert(amount_minor: int, rate: Rate, *, rounding: str = DEFAULT_ROUNDING) -> int:

@@ -37,7 +37,6 @@ from ledger.access.principals import PrincipalRecord
 from ledger.clock import FixedClock
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import (
-    AccountNotFound,
     InsufficientLiquidity,
     InvalidAmount,
     LimitExceeded,
@@ -51,12 +50,12 @@ from ledger.journal import (
     credit,
     debit,
     get_account,
-    get_account_by_code,
     open_account,
     post_transaction,
     set_overdraft_limit,
     storage,
 )
+from ledger.journal.accounts import ensure_account
 from ledger.journal.balance import Totals, available
 from ledger.journal.models import Transaction
 from ledger.journal.queries import posted_balance_before, posted_postings_between
@@ -309,17 +308,14 @@ class Adjustment:
 
 
 def _bank_account(connection: Connection, currency: str, *, now: datetime) -> int:
-    try:
-        return get_account_by_code(connection, bank_code(currency)).id
-    except AccountNotFound:
-        spec = AccountSpec(
-            code=bank_code(currency),
-            name=f"Bank (nostro) {currency}",
-            type="asset",
-            currency=currency,
-            allow_overdraft=True,  # mirrors what the bank reports; never refuses
-        )
-        return open_account(connection, spec, now=now).id
+    spec = AccountSpec(
+        code=bank_code(currency),
+        name=f"Bank (nostro) {currency}",
+        type="asset",
+        currency=currency,
+        allow_overdraft=True,  # mirrors what the bank reports; never refuses
+    )
+    return ensure_account(connection, spec, now=now)
 
 
 def adjust_liquidity(

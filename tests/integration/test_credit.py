@@ -5,6 +5,7 @@ the journal's invariants hold (conftest), and the figures here match the posting
 
 from __future__ import annotations
 
+import threading
 from dataclasses import replace
 from datetime import timedelta
 from decimal import Decimal
@@ -17,19 +18,23 @@ from ledger.credit.applications import (
     InsufficientFundCash,
     cancel_application,
 )
+from ledger.credit.disbursement import DisbursementConflict
 from ledger.credit.loans import get_loan, repayments_of, schedule_of
 from ledger.credit.losses import charge_late_fees, write_off
 from ledger.credit.products import create_product
 from ledger.credit.repayments import LoanClosed, Overpayment, RepaymentExists
+from ledger.credit.schedule import ScheduleTerms
 from ledger.credit.schemes import (
     NotSchemeManager,
     add_matching_rule,
     fund_position,
+    list_contributions,
     match_amount,
     pledge,
     receive,
 )
 from ledger.credit.sweeps import SweepsExceedRemittance, complete_and_sweep, set_sweep
+from ledger.credit.terms import ProductTerms, ScoringRules
 from ledger.errors import ValidationFailed
 from ledger.journal import get_account
 from ledger.parties.customers import CustomerNotFound
@@ -609,3 +614,108 @@ def test_a_written_off_loan_counts_as_arrears_for_the_next_application(world):
     again = world.apply(300_000, 12)
     assert again.score_decision == "declined"
     assert "loan_in_arrears" in [reason["code"] for reason in again.score["reasons"]]
+
+
+def test_a_prepayment_on_a_schedule_that_ended_early_within_grace_is_taken(world):
+    # Whole-600.00 installments end a 1,000.00 loan after 2 of its 3 installments, with
+    # 2 periods of grace on interest: one installment is left to rebuild.
+    schedule = ScheduleTerms(
+        "TJS", Decimal(24), grace_on_interest=2, installment_multiple_minor=60_000
+    )
+    terms = ProductTerms(
+        "TJS", 10_000, 400_000, 3, 12, schedule, scoring=ScoringRules(0, Decimal(1000), Decimal(1))
+    )
+    product = world.run(
+        lambda c: create_product(c, world.scheme, name="G", terms=terms, now=world.clock.now())
+    )
+    application = world.apply(100_000, 3, product_id=product.id)
+    world.approve(application.id, note="ok")
+    loan = world.disburse(application.id)
+    assert len(world.run(lambda c: schedule_of(c, get_loan(c, loan.id)))) == 2
+    world.fund_wallet(loan.borrower_account_id, 1_000_000, "W")
+    position = world.standing(loan.id)
+    assert position.payoff_minor > position.due_now_minor + 10_000
+    payment = world.repay(loan.id, position.due_now_minor + 10_000, "PRE")
+    assert payment.prepaid_minor == 10_000
+    assert_loan_matches_postings(world.remit.database, loan.id, as_of=world.clock.now().date())
+
+
+def test_matches_of_investors_with_similar_references_are_both_released(world):
+    now = world.clock.now()
+    world.run(
+        lambda c: add_matching_rule(
+            c, world.scheme, sponsor_name="Gov", ratio=Decimal(1), cap_minor=10_000_000, now=now
+        )
+    )
+    made = [
+        world.run(
+            lambda c, suffix=suffix: pledge(
+                c,
+                world.scheme,
+                kind="investor",
+                reference="X" * 60 + suffix,
+                investor_name=f"Investor {suffix}",
+                amount_minor=1_000,
+                now=now,
+            )
+        )
+        for suffix in ("-A", "-B")
+    ]
+    for item in made:
+        world.run(lambda c, item=item: receive(c, world.scheme, item.id, now=now))
+    matches = [
+        c
+        for c in world.run(lambda c: list_contributions(c, world.scheme.id))
+        if c.kind == "matching"
+    ]
+    assert sorted(m.matches_id for m in matches) == sorted(m.id for m in made)
+    with pytest.raises(ValidationFailed):
+        world.run(
+            lambda c: pledge(
+                c,
+                world.scheme,
+                kind="investor",
+                reference="match:anything",
+                investor_name="x",
+                amount_minor=1_000,
+                now=now,
+            )
+        )
+
+
+def test_disbursing_again_with_other_options_is_a_conflict(world):
+    application = world.apply()
+    world.approve(application.id)
+    loan = world.disburse(application.id)
+    assert world.disburse(application.id).id == loan.id  # the same again: the loan
+    first = first_installment(world, loan)
+    assert world.disburse(application.id, first_due_date=first.due_date).id == loan.id
+    with pytest.raises(DisbursementConflict):
+        world.disburse(application.id, first_due_date=first.due_date + timedelta(days=3))
+
+
+def test_concurrent_sweep_opt_ins_never_add_up_to_more_than_everything(postgres_database, clock):
+    world = build_credit_world(postgres_database, clock)
+    loans = [world.loan(100_000, 3) for _ in range(4)]
+    partner = world.remit.partner.id
+    barrier = threading.Barrier(len(loans))
+    refused = []
+
+    def opt_in(loan_id) -> None:
+        barrier.wait()
+        try:
+            world.run(lambda c: set_sweep(c, partner, loan_id, percent=Decimal("0.9")))
+        except SweepsExceedRemittance:
+            refused.append(loan_id)
+
+    threads = [threading.Thread(target=opt_in, args=(loan.id,)) for loan in loans]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(refused) == 3
+    total = sum(
+        (world.run(lambda c, i=loan.id: get_loan(c, i)).sweep_percent or Decimal(0))
+        for loan in loans
+    )
+    assert total == Decimal("0.9")
