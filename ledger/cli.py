@@ -20,16 +20,27 @@ ledger import-remittances --partner SLUG FILE.csv [--rejections OUT.csv]
 ledger expire-remittances
                       void remittance reservations past their expiry, and drop expired
                       quotes no remittance used (older than a day)
+ledger run-jobs [--date YYYY-MM-DD]
+                      the scheduler's jobs for one business date, or for every ended
+                      date not yet run (each job and date runs once, ever)
+ledger simulate --from YYYY-MM-DD --to YYYY-MM-DD
+                      the jobs over a range of dates, the business clock moved day by
+                      day, with a progress bar
+ledger scheduler      run the scheduler (APScheduler) in the foreground
+ledger job-runs [--since YYYY-MM-DD]
+                      the run records: job, date, status, attempts, result or error
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
+import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import timedelta
+from datetime import date, timedelta
 from pathlib import Path
 from typing import TextIO
 
@@ -47,6 +58,10 @@ from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.db import create_database
 from ledger.errors import LedgerError, ValidationFailed
+from ledger.jobs.daily import catch_up, run_day
+from ledger.jobs.runs import RunOutcome, list_runs
+from ledger.jobs.scheduler import build_scheduler
+from ledger.jobs.simulation import SimulationStopped, simulate
 from ledger.journal import check_invariants, expire_holds, seal_all, trial_balance, verify_chain
 from ledger.limits import EXPIRY_BATCH_SIZE, REMITTANCE_EXPIRY_BATCH_SIZE
 from ledger.migrations import upgrade
@@ -177,8 +192,9 @@ class ProgressBar:
 
     WIDTH = 30
 
-    def __init__(self, total: int, stream: TextIO | None = None) -> None:
+    def __init__(self, total: int, stream: TextIO | None = None, *, unit: str = "rows") -> None:
         self.total, self.stream = max(total, 1), stream or sys.stderr
+        self.unit = unit
         self.started = time.monotonic()
         self.interactive = self.stream.isatty()
         self.shown_tenths = -1
@@ -187,8 +203,8 @@ class ProgressBar:
         share = min(done / self.total, 1.0)
         elapsed = max(time.monotonic() - self.started, 1e-9)
         text = (
-            f"[{'#' * int(share * self.WIDTH):<{self.WIDTH}}] {done:,} / {self.total:,} rows "
-            f"({done / elapsed:,.0f} rows/s)"
+            f"[{'#' * int(share * self.WIDTH):<{self.WIDTH}}] {done:,} / {self.total:,} "
+            f"{self.unit} ({done / elapsed:,.1f} {self.unit}/s)"
         )
         if self.interactive:
             self.stream.write("\r" + text)
@@ -261,6 +277,64 @@ def _expire_remittances(settings: Settings) -> int:
     return 0
 
 
+def _print_outcomes(outcomes: Sequence[RunOutcome]) -> int:
+    for outcome in outcomes:
+        detail = outcome.error if outcome.status == "failed" else json.dumps(outcome.result)
+        print(f"{outcome.business_date}  {outcome.job:<14} {outcome.status:<9} {detail}")
+    return 1 if any(o.status == "failed" for o in outcomes) else 0
+
+
+def _run_jobs(settings: Settings, arguments: argparse.Namespace) -> int:
+    """One date's jobs (``--date``), or every date due up to yesterday."""
+    database = create_database(settings=settings)
+    if arguments.date:
+        day = date.fromisoformat(arguments.date)
+        return _print_outcomes(run_day(database, day, now=SystemClock().now(), settings=settings))
+    outcomes = catch_up(database, now=SystemClock().now, settings=settings)
+    if not outcomes:
+        print("nothing due: every ended business date has run")
+    return _print_outcomes(outcomes)
+
+
+def _simulate(settings: Settings, arguments: argparse.Namespace) -> int:
+    """The jobs over a range of dates with the business clock moved day by day."""
+    start, end = date.fromisoformat(arguments.start), date.fromisoformat(arguments.end)
+    database = create_database(settings=settings)
+    bar = ProgressBar((end - start).days + 1, unit="days")
+    try:
+        outcomes = simulate(database, start, end, settings=settings, progress=bar)
+    except SimulationStopped as stopped:
+        print(f"simulation stopped: {stopped.message}", file=sys.stderr)
+        return 1
+    done = sum(1 for o in outcomes if o.status == "succeeded")
+    print(f"simulated {start} to {end}: {done} job run(s), {len(outcomes) - done} already done")
+    return 0
+
+
+def _scheduler(settings: Settings) -> int:
+    """Run the scheduler in the foreground until interrupted."""
+    database = create_database(settings=settings)
+    scheduler = build_scheduler(database, settings)
+    print(
+        f"scheduler: looking for business dates every {settings.scheduler_interval_seconds}s",
+        file=sys.stderr,
+    )
+    with contextlib.suppress(KeyboardInterrupt, SystemExit):
+        scheduler.start()
+    return 0
+
+
+def _job_runs(settings: Settings, arguments: argparse.Namespace) -> int:
+    database = create_database(settings=settings)
+    since = date.fromisoformat(arguments.since) if arguments.since else None
+    for run in database.run(lambda c: list_runs(c, since=since)):
+        detail = run.error or json.dumps(run.result)
+        print(
+            f"{run.business_date}  {run.job:<14} {run.status:<9} attempts {run.attempts}  {detail}"
+        )
+    return 0
+
+
 COMMANDS = {
     "migrate": _migrate,
     "seal": _seal,
@@ -270,12 +344,16 @@ COMMANDS = {
     "trial-balance": _trial_balance,
     "purge-idempotency": _purge_idempotency,
     "expire-remittances": _expire_remittances,
+    "scheduler": _scheduler,
 }
 #: Commands that take the parsed arguments as well.
 COMMANDS_WITH_ARGUMENTS = {
     "create-admin-key": _create_admin_key,
     "import-rates": _import_rates,
     "import-remittances": _import_remittances,
+    "run-jobs": _run_jobs,
+    "simulate": _simulate,
+    "job-runs": _job_runs,
 }
 
 
@@ -296,6 +374,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     remittances.add_argument("--partner", required=True, help="the partner's slug")
     remittances.add_argument("file", help="CSV of completed remittances (see README)")
     remittances.add_argument("--rejections", help="write rejected rows to this CSV file")
+    jobs = commands.add_parser("run-jobs")
+    jobs.add_argument("--date", help="one business date (YYYY-MM-DD); default: all due")
+    simulation = commands.add_parser("simulate")
+    simulation.add_argument("--from", dest="start", required=True, help="first date")
+    simulation.add_argument("--to", dest="end", required=True, help="last date, inclusive")
+    runs = commands.add_parser("job-runs")
+    runs.add_argument("--since", help="from this business date (YYYY-MM-DD)")
     arguments = parser.parse_args(argv)
     settings = Settings.from_environment()
     if arguments.command in COMMANDS_WITH_ARGUMENTS:
