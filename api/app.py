@@ -22,6 +22,7 @@ from api.resources import (
     fx_rates,
     liquidity,
     loans,
+    portfolio,
     quotes,
     remittances,
     reports,
@@ -99,6 +100,7 @@ def create_app(
         reports,
         schemes,
         loans,
+        portfolio,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())

@@ -15,7 +15,7 @@ from flask import Response
 from marshmallow import ValidationError, fields, validate, validates_schema
 
 from api.auth import requires
-from api.context import clock, database, principal
+from api.context import clock, database, principal, settings
 from api.idempotency import idempotent
 from api.resources import Blueprint, parse_uuid
 from api.schemas import (
@@ -31,6 +31,7 @@ from api.schemas import (
     money_to_minor,
 )
 from ledger.credit.products import ProductRecord, create_product, get_product, list_products
+from ledger.credit.provisioning import rates_for, set_provisioning
 from ledger.credit.schedule import (
     AMORTIZATIONS,
     DAY_COUNTS,
@@ -489,6 +490,48 @@ def position(scheme_id: str) -> dict[str, Any]:
     """Capital, first-loss layer, cash, committed, disbursed, available, by investor."""
     sid = _scheme_id(scheme_id)
     return position_view(database().run(lambda c: fund_position(c, _managed(c, sid))))
+
+
+class ProvisioningSchema(BaseSchema):
+    rates = fields.Dict(
+        keys=fields.String(),
+        values=DecimalString(),
+        required=True,
+        metadata={
+            "description": "percent by delinquency bucket; buckets not given keep the default",
+            "example": {"current": "1", "1-30": "10", "180+": "100"},
+        },
+    )
+
+
+def _provisioning_view(scheme: SchemeRecord) -> dict[str, Any]:
+    rates = rates_for(scheme, settings().delinquency_buckets)
+    return {"rates": {bucket: format(rate, "f") for bucket, rate in rates.items()}}
+
+
+@blp.route("/schemes/<scheme_id>/provisioning", methods=["GET"])
+@requires("admin", "fund_manager")
+@blp.response(200, ProvisioningSchema)
+def get_provisioning(scheme_id: str) -> dict[str, Any]:
+    """The loss-provisioning rate of each delinquency bucket (the scheme's or default)."""
+    sid = _scheme_id(scheme_id)
+    return _provisioning_view(database().run(lambda c: _managed(c, sid)))
+
+
+@blp.route("/schemes/<scheme_id>/provisioning", methods=["PUT"])
+@requires("fund_manager")
+@blp.arguments(ProvisioningSchema())
+@blp.response(200, ProvisioningSchema)
+def put_provisioning(body: dict[str, Any], scheme_id: str) -> dict[str, Any]:
+    """Set your scheme's provisioning rates; the next loss-reserve job posts the change."""
+    sid = _scheme_id(scheme_id)
+    rates = {bucket: Decimal(rate) for bucket, rate in body["rates"].items()}
+    edges = settings().delinquency_buckets
+
+    def work(c: Any) -> SchemeRecord:
+        return set_provisioning(c, _managed(c, sid), rates, edges)
+
+    return _provisioning_view(database().run(work))
 
 
 @blp.route("/schemes/<scheme_id>/matching-rules", methods=["POST"])

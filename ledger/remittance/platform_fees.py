@@ -203,3 +203,12 @@ def list_platform_fee_charges(connection: Connection, partner_id: uuid.UUID) -> 
             .order_by(fee_charges.c.month, fee_charges.c.currency)
         )
     )
+
+
+def list_agreements(connection: Connection, partner_id: uuid.UUID) -> list[AgreementRecord]:
+    rows = connection.execute(
+        select(agreements)
+        .where(agreements.c.partner_id == partner_id)
+        .order_by(agreements.c.starts_on)
+    )
+    return [AgreementRecord(**row._mapping) for row in rows]
