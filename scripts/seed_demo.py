@@ -20,11 +20,13 @@ central bank's code as their source: illustrative, not market data.
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import random
 import sys
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime, timedelta
 from decimal import ROUND_DOWN, Decimal
@@ -41,19 +43,30 @@ from ledger.access import (
     list_keys,
     revoke_key,
 )
+from ledger.cli import ProgressBar
 from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.credit.applications import apply, decide
 from ledger.credit.disbursement import disburse
-from ledger.credit.loans import get_loan, schedule_of
-from ledger.credit.losses import charge_late_fees, write_off
-from ledger.credit.products import create_product
+from ledger.credit.loans import get_loan, loan_standing, schedule_of
+from ledger.credit.losses import write_off
+from ledger.credit.products import ProductRecord, create_product, list_products
 from ledger.credit.repayments import repay
 from ledger.credit.schedule import ScheduleTerms
-from ledger.credit.schemes import add_matching_rule, create_scheme, list_schemes, pledge, receive
+from ledger.credit.schemes import (
+    SchemeRecord,
+    add_matching_rule,
+    create_scheme,
+    list_schemes,
+    pledge,
+    receive,
+)
+from ledger.credit.sweeps import complete_and_sweep, set_sweep
 from ledger.credit.terms import Charge, ProductTerms, ScoringRules
 from ledger.db import Database, create_database
 from ledger.errors import CorridorExists, CorridorNotServed, LedgerError, LiquidityNotConfigured
+from ledger.jobs.daily import last_completed_date
+from ledger.jobs.simulation import simulate
 from ledger.journal import seal_all
 from ledger.money import round_to_minor, to_minor
 from ledger.parties import create_customer, list_customers
@@ -65,18 +78,13 @@ from ledger.remittance.pricing import FeeSchedule, FeeTier
 from ledger.remittance.quotes import create_quote
 from ledger.remittance.rates import RateInput, load_rates
 from ledger.remittance.records import RemittanceRequest
-from ledger.remittance.remittances import (
-    complete_remittance,
-    expire_remittances,
-    fail_remittance,
-    find_remittance,
-    reserve_remittance,
-)
+from ledger.remittance.remittances import fail_remittance, find_remittance, reserve_remittance
 
 KEYS_FILE = Path("var/demo-keys.json")
-#: The demo's remittances fall in these months (fixed, so a re-run finds them again).
-WINDOW_START = date(2026, 8, 1)
-WINDOW_MONTHS = 4
+#: The demo's activity falls in these months (fixed, so a re-run finds it again); the
+#: scheduler's jobs run for every date from the window's start to yesterday.
+WINDOW_START = date(2025, 12, 1)
+WINDOW_MONTHS = 12
 POLICY = RemittancePolicy()
 
 #: Mid-rates per source: 1 base = value quote (rounded 2025 levels).
@@ -85,12 +93,19 @@ RATES = {
         ("RUB", "TJS"): Decimal("0.1210"),
         ("RUB", "UZS"): Decimal("141.20"),
         ("RUB", "KGS"): Decimal("0.9720"),
+        ("RUB", "KZT"): Decimal("5.600"),
         ("USD", "RUB"): Decimal("90.00"),
     },
     "nbk": {("KZT", "KGS"): Decimal("0.1700"), ("USD", "KZT"): Decimal("510.00")},
 }
-TICKET_USD = {"TJS": Decimal(195), "UZS": Decimal(418), "KGS": Decimal(536)}
-CORRIDORS = ["RU-RUB-TJ-TJS", "RU-RUB-UZ-UZS", "KZ-KZT-KG-KGS", "RU-RUB-KG-KGS"]
+TICKET_USD = {"TJS": Decimal(195), "UZS": Decimal(418), "KGS": Decimal(536), "KZT": Decimal(350)}
+CORRIDORS = [
+    "RU-RUB-TJ-TJS",
+    "RU-RUB-UZ-UZS",
+    "KZ-KZT-KG-KGS",
+    "RU-RUB-KG-KGS",
+    "RU-RUB-KZ-KZT",
+]
 
 
 @dataclass(frozen=True)
@@ -124,6 +139,7 @@ PARTNERS = [
         (
             Price("RU-RUB-TJ-TJS", "0.01", "0", "50", "0.005", "cbr"),
             Price("RU-RUB-UZ-UZS", "0.01", "0", "50", "0.003", "cbr"),
+            Price("RU-RUB-KZ-KZT", "0.012", "0", "50", "0.004", "cbr"),
         ),
         cap="500000",
         prefunding="25000000",
@@ -135,6 +151,8 @@ PARTNERS = [
             ("uz-0001", "Dilnoza Karimova", "UZ", "RU-RUB-UZ-UZS"),
             ("uz-0002", "Jasur Tursunov", "UZ", "RU-RUB-UZ-UZS"),
             ("uz-0003", "Sardor Aliev", "UZ", "RU-RUB-UZ-UZS"),
+            ("kz-0001", "Yerlan Abenov", "KZ", "RU-RUB-KZ-KZT"),
+            ("kz-0002", "Aigerim Serikova", "KZ", "RU-RUB-KZ-KZT"),
         ),
     ),
     PartnerPlan(
@@ -176,9 +194,33 @@ OTHER_PRINCIPALS = [
 ]
 #: More beneficiaries per corridor, named from these (the demo's people are fictional).
 NAMES = {
-    "TJ": ["Sitora Rahmonova", "Parviz Olimov", "Nilufar Qodirova", "Firuz Safarov"],
-    "UZ": ["Gulnora Ismoilova", "Bekzod Rakhimov", "Shahnoza Yuldasheva"],
-    "KG": ["Aizada Mamytova", "Talant Abdyrakhmanov", "Kanykei Sultanova", "Ulan Kadyrov"],
+    "TJ": [
+        "Sitora Rahmonova",
+        "Parviz Olimov",
+        "Nilufar Qodirova",
+        "Firuz Safarov",
+        "Mehrona Sharipova",
+        "Umed Jalolov",
+        "Gulchehra Hakimova",
+        "Bahrom Mirzoev",
+    ],
+    "UZ": [
+        "Gulnora Ismoilova",
+        "Bekzod Rakhimov",
+        "Shahnoza Yuldasheva",
+        "Otabek Nurmatov",
+        "Malika Ergasheva",
+        "Sanjar Qosimov",
+    ],
+    "KG": [
+        "Aizada Mamytova",
+        "Talant Abdyrakhmanov",
+        "Kanykei Sultanova",
+        "Ulan Kadyrov",
+        "Begimai Toktosunova",
+        "Azamat Zhumabaev",
+    ],
+    "KZ": ["Dana Nurlanova", "Arman Zhaksylykov", "Madina Tulegenova", "Nursultan Bekov"],
 }
 
 
@@ -263,9 +305,40 @@ def seed_market(database: Database, today: date) -> None:
         database.run(lambda c, rates=chunk: load_rates(c, rates, now=SystemClock().now()))
 
 
-def seed_partner(database: Database, plan: PartnerPlan, rng: random.Random) -> int:
-    """The partner, its prices, liquidity and beneficiaries; its remittances. Returns
-    how many remittances this run created."""
+class DayPlan:
+    """The demo's activity by business date, each event at its time of day: the
+    simulation runs a date's events, then that date's jobs. Events may plan more
+    (a disbursement plans its repayments)."""
+
+    def __init__(self) -> None:
+        self.events: dict[date, list[tuple[datetime, int, Callable[[], None]]]] = {}
+        self.counter = 0
+
+    def add(self, when: datetime, event: Callable[[], None]) -> None:
+        self.counter += 1
+        self.events.setdefault(when.date(), []).append((when, self.counter, event))
+
+    def run(self, day: date) -> None:
+        done: set[int] = set()
+        while True:  # an event may add another for the same day
+            waiting = sorted(e for e in self.events.get(day, []) if e[1] not in done)
+            if not waiting:
+                return
+            _, number, event = waiting[0]
+            done.add(number)
+            event()
+
+
+@dataclass
+class Counts:
+    remittances: int = 0
+    loans: int = 0
+
+
+def setup_partner(
+    database: Database, plan: PartnerPlan
+) -> tuple[PrincipalRecord, dict[str, uuid.UUID]]:
+    """The partner, its prices, liquidity and beneficiaries (found if there)."""
     opened = at(WINDOW_START, 0)
     send = plan.send_currency
 
@@ -317,17 +390,30 @@ def seed_partner(database: Database, plan: PartnerPlan, rng: random.Random) -> i
             )
         return partner, people
 
-    partner, people = database.run(setup)
-    created = 0
+    return database.run(setup)
+
+
+def plan_remittances(
+    database: Database,
+    plan: PartnerPlan,
+    partner: PrincipalRecord,
+    people: dict[str, uuid.UUID],
+    rng: random.Random,
+    days: DayPlan,
+    counts: Counts,
+) -> None:
+    """A year of the partner's remittances: irregular (most months one, some two or
+    three, some none), mostly paid out, some failed, some left to expire."""
+    send = plan.send_currency
     for month in range(WINDOW_MONTHS):
-        first = date(WINDOW_START.year, WINDOW_START.month + month, 1)
+        index = WINDOW_START.month - 1 + month
+        first = date(WINDOW_START.year + index // 12, index % 12 + 1, 1)
         for external_id, _, _, corridor in more_beneficiaries(plan):
-            # Irregular senders: most months one remittance, some two, some none.
-            count = rng.choices([0, 1, 2, 3], [0.2, 0.45, 0.25, 0.1])[0]
+            count = rng.choices([0, 1, 2, 3], [0.15, 0.5, 0.25, 0.1])[0]
             for number in range(count):
                 reference = f"demo-{external_id}-{first:%Y%m}-{number}"
-                when = at(first + timedelta(days=rng.randint(0, 27)), rng.randint(8, 20))
-                outcome = rng.choices(["completed", "failed", "expired"], [0.9, 0.05, 0.05])[0]
+                when = at(first + timedelta(days=rng.randint(0, 27)), rng.randint(8, 19))
+                outcome = rng.choices(["completed", "failed", "expired"], [0.92, 0.04, 0.04])[0]
                 currency = corridor[-3:]
                 usd = TICKET_USD[currency] * Decimal(rng.randint(60, 140)) / 100
                 usd_rate = RATES["nbk" if send == "KZT" else "cbr"][("USD", send)]
@@ -339,8 +425,18 @@ def seed_partner(database: Database, plan: PartnerPlan, rng: random.Random) -> i
                     sender_country=plan.sender_country,
                     beneficiary_customer_id=people[external_id],
                 )
-                created += send_one(database, partner, request, amount, when, outcome)
-    return created
+
+                def event(
+                    request: RemittanceRequest = request,
+                    amount: int = amount,
+                    when: datetime = when,
+                    outcome: str = outcome,
+                ) -> None:
+                    counts.remittances += send_one(
+                        database, partner, request, amount, when, outcome
+                    )
+
+                days.add(when, event)
 
 
 def send_one(
@@ -351,7 +447,9 @@ def send_one(
     when: datetime,
     outcome: str,
 ) -> int:
-    """One remittance as a partner sends it: quote, reservation, then the outcome."""
+    """One remittance as a partner sends it: quote, reservation, then the outcome (a
+    payout sweeps into the beneficiary's opted-in loans; an expired one is left to the
+    scheduler's expiry job)."""
     if database.run(lambda c: find_remittance(c, partner.id, request.partner_reference)):
         return 0
     send = request.corridor_code.split("-")[1]
@@ -371,67 +469,145 @@ def send_one(
     remittance_id = database.run(reserve)
     later = when + timedelta(minutes=random.Random(str(remittance_id)).randint(5, 240))
     if outcome == "completed":
-        database.run(lambda c: complete_remittance(c, partner.id, remittance_id, now=later))
+        database.run(lambda c: complete_and_sweep(c, partner.id, remittance_id, now=later))
     elif outcome == "failed":
         database.run(
             lambda c: fail_remittance(
                 c, partner.id, remittance_id, reason="beneficiary did not collect", now=later
             )
         )
-    else:
-        database.run(lambda c: expire_remittances(c, now=when + POLICY.reservation_ttl))
     return 1
 
 
 # ------------------------------------------------------------------ credit
 
-#: The demo's credit scheme: TJS, lent to Zolotaya Korona's beneficiaries in
-#: Tajikistan (figures illustrative; the IOM 1+1 and first-loss sponsors are named for
-#: the models in ../shared/context/facts.md, not for real commitments).
-SCHEME_SLUG = "tj-diaspora-fund"
-INVESTORS = [
-    ("INV-MSK-1", "Dilshod Rakhimov (Moscow)", "50000"),
-    ("INV-BER-1", "Malika Saidova (Berlin)", "30000"),
-    ("INV-IST-1", "Anvar Nazarov (Istanbul)", "20000"),
-    ("INV-ALA-1", "Shirin Umarova (Almaty)", "10000"),
+
+@dataclass(frozen=True)
+class SchemePlan:
+    """A demo scheme: who funds it, what it lends, and to whom (by partner and
+    beneficiary external id) with which behaviour. Figures illustrative; the IOM 1+1
+    and first-loss sponsors are named for the models in ../shared/context/facts.md,
+    not for real commitments."""
+
+    slug: str
+    name: str
+    currency: str
+    country: str
+    investors: tuple[tuple[str, str, str], ...]  # reference, name, amount (major)
+    matching_cap: str
+    first_loss: str
+    loan_range: tuple[str, str]
+    borrowers: tuple[tuple[str, str, str, int, int, str], ...]
+    # partner slug, external id, amount, installments, month of the window, behaviour
+
+
+SCHEMES = [
+    SchemePlan(
+        "tj-diaspora-fund",
+        "Tajik Diaspora Enterprise Fund (demo)",
+        "TJS",
+        "TJ",
+        (
+            ("INV-MSK-1", "Dilshod Rakhimov (Moscow)", "50000"),
+            ("INV-BER-1", "Malika Saidova (Berlin)", "30000"),
+            ("INV-IST-1", "Anvar Nazarov (Istanbul)", "20000"),
+            ("INV-ALA-1", "Shirin Umarova (Almaty)", "10000"),
+        ),
+        matching_cap="50000",
+        first_loss="15000",
+        loan_range=("1000", "50000"),
+        borrowers=(
+            ("zolotaya-korona", "tj-0001", "3000", 12, 3, "on_time"),
+            ("zolotaya-korona", "tj-0002", "5000", 12, 4, "late"),
+            ("zolotaya-korona", "tj-0003", "2000", 6, 5, "prepaid"),
+            ("zolotaya-korona", "tj-0004", "1500", 6, 2, "written_off"),
+            ("zolotaya-korona", "tj-zolo-0051", "4000", 12, 6, "swept"),
+            ("zolotaya-korona", "tj-zolo-0052", "2500", 6, 3, "on_time"),
+            ("zolotaya-korona", "tj-zolo-0053", "6000", 12, 7, "stopped"),
+            ("contact-kg", "tj-1001", "3500", 12, 8, "on_time"),
+        ),
+    ),
+    SchemePlan(
+        "kg-diaspora-fund",
+        "Kyrgyz Diaspora Business Fund (demo)",
+        "KGS",
+        "KG",
+        (
+            ("INV-MOW-1", "Bakyt Asanov (Moscow)", "1500000"),
+            ("INV-SEO-1", "Aida Bekova (Seoul)", "800000"),
+        ),
+        matching_cap="500000",
+        first_loss="200000",
+        loan_range=("10000", "500000"),
+        borrowers=(
+            ("kazpost", "kg-0001", "80000", 12, 3, "on_time"),
+            ("kazpost", "kg-0002", "120000", 12, 5, "late"),
+            ("kazpost", "kg-0003", "60000", 6, 6, "on_time"),
+            ("contact-kg", "kg-1001", "150000", 12, 4, "stopped"),
+            ("contact-kg", "kg-1002", "90000", 6, 2, "written_off"),
+            ("contact-kg", "kg-1003", "70000", 12, 8, "swept"),
+        ),
+    ),
+    SchemePlan(
+        "uz-diaspora-fund",
+        "Uzbek Diaspora Growth Fund (demo)",
+        "UZS",
+        "UZ",
+        (("INV-MOW-2", "Jahongir Tursunov (Moscow)", "300000000"),),
+        matching_cap="100000000",
+        first_loss="30000000",
+        loan_range=("1000000", "100000000"),
+        borrowers=(
+            ("zolotaya-korona", "uz-0001", "12000000", 12, 4, "on_time"),
+            ("zolotaya-korona", "uz-0002", "20000000", 12, 6, "late"),
+            ("zolotaya-korona", "uz-0003", "8000000", 6, 9, "on_time"),
+        ),
+    ),
 ]
-LOAN_TERMS = ProductTerms(
-    currency="TJS",
-    min_principal_minor=100_000,
-    max_principal_minor=5_000_000,
-    min_installments=3,
-    max_installments=24,
-    schedule=ScheduleTerms("TJS", Decimal(24)),
-    origination_fee=Charge("percent", Decimal("0.02")),
-    late_fee=Charge("flat", Decimal(5_000)),
-    late_fee_after_days=7,
-    scoring=ScoringRules(min_regular_months=2, max_amount_multiple=Decimal(6)),
-)
+#: An application left for the fund manager to decide.
+PENDING = ("zolotaya-korona", "tj-zolo-0054", "20000", 24)
 
 
-def seed_credit(database: Database) -> int:
-    """The scheme, its funding and product, and loans at several stages (first run
-    only: nothing is done if the scheme exists). Returns the loans disbursed."""
+def product_terms(plan: SchemePlan) -> ProductTerms:
+    low, high = plan.loan_range
+    return ProductTerms(
+        currency=plan.currency,
+        min_principal_minor=to_minor(low, plan.currency),
+        max_principal_minor=to_minor(high, plan.currency),
+        min_installments=3,
+        max_installments=24,
+        schedule=ScheduleTerms(plan.currency, Decimal(24)),
+        origination_fee=Charge("percent", Decimal("0.02")),
+        late_fee=Charge("percent", Decimal("0.02")),  # 2% of what is overdue
+        late_fee_after_days=7,
+        scoring=ScoringRules(min_regular_months=2, max_amount_multiple=Decimal(12)),
+    )
 
-    def scheme_exists(connection: Connection) -> bool:
-        return any(s.slug == SCHEME_SLUG for s in list_schemes(connection))
 
-    if database.run(scheme_exists):
-        return 0
-    opened = at(date(2026, 8, 1), 8)
+def month_day(month: int, day: int) -> date:
+    index = WINDOW_START.month - 1 + month
+    return date(WINDOW_START.year + index // 12, index % 12 + 1, day)
 
-    def setup(connection: Connection) -> tuple:
+
+def setup_scheme(
+    database: Database, plan: SchemePlan
+) -> tuple[PrincipalRecord, SchemeRecord, ProductRecord] | None:
+    """The scheme, its funding and product; None if it exists (seeded before)."""
+    opened = at(WINDOW_START, 8)
+
+    def setup(connection: Connection) -> tuple | None:
+        if any(s.slug == plan.slug for s in list_schemes(connection)):
+            return None
         manager = principal(
             connection, "diaspora-fund", "Diaspora Enterprise Fund (demo)", "fund_manager", opened
         )
-        zk = get_principal_by_slug(connection, "zolotaya-korona")
         scheme = create_scheme(
             connection,
             manager,
-            slug=SCHEME_SLUG,
-            name="Tajik Diaspora Enterprise Fund (demo)",
-            currency="TJS",
-            country="TJ",
+            slug=plan.slug,
+            name=plan.name,
+            currency=plan.currency,
+            country=plan.country,
             first_loss_percent=Decimal(10),
             now=opened,
         )
@@ -440,17 +616,17 @@ def seed_credit(database: Database) -> int:
             scheme,
             sponsor_name="IOM 1+1 matching (demo)",
             ratio=Decimal(1),
-            cap_minor=to_minor("50000", "TJS"),
+            cap_minor=to_minor(plan.matching_cap, plan.currency),
             now=opened,
         )
-        for reference, name, amount in INVESTORS:
+        for reference, name, amount in plan.investors:
             made = pledge(
                 connection,
                 scheme,
                 kind="investor",
                 reference=reference,
                 investor_name=name,
-                amount_minor=to_minor(amount, "TJS"),
+                amount_minor=to_minor(amount, plan.currency),
                 now=opened,
             )
             receive(connection, scheme, made.id, now=opened)
@@ -460,33 +636,112 @@ def seed_credit(database: Database) -> int:
             kind="first_loss",
             reference="FL-1",
             investor_name="Sponsor foundation (demo)",
-            amount_minor=to_minor("15000", "TJS"),
+            amount_minor=to_minor(plan.first_loss, plan.currency),
             now=opened,
         )
         receive(connection, scheme, layer.id, now=opened)
         product = create_product(
-            connection, scheme, name="Workshop loan", terms=LOAN_TERMS, now=opened
+            connection, scheme, name="Workshop loan", terms=product_terms(plan), now=opened
         )
-        people = {}
-        for external_id in ("tj-0001", "tj-0002", "tj-0003", "tj-0004", "tj-zolo-0051"):
-            found, _ = list_customers(connection, zk.id, external_id=external_id, limit=1)
-            people[external_id] = found[0].id
-        return manager, zk, scheme, product, people
+        return manager, scheme, product
 
-    manager, zk, scheme, product, people = database.run(setup)
+    return database.run(setup)
 
-    def loan(external_id: str, amount: str, months: int, day: date) -> uuid.UUID:
-        when = at(day, 10)
 
-        def work(connection: Connection) -> uuid.UUID:
-            application = apply(
-                connection,
-                zk,
+def plan_credit(
+    database: Database,
+    partners: dict[str, tuple[PrincipalRecord, dict[str, uuid.UUID]]],
+    days: DayPlan,
+    counts: Counts,
+    rng: random.Random,
+) -> None:
+    """Each scheme's loans, applied for and disbursed on their day, then repaid (or
+    not) as their behaviour says:
+
+    * ``on_time``: each installment on its due date;
+    * ``late``: each installment 3 to 20 days after it (some are charged late fees);
+    * ``prepaid``: on time, and a third of the principal ahead with the second;
+    * ``swept``: opted in to 40% of each remittance, which repays it;
+    * ``stopped``: the first two installments, then nothing (in arrears by the end);
+    * ``written_off``: the first installment, then nothing; written off 100 days
+      after the second fell due.
+    """
+    for plan in SCHEMES:
+        made = setup_scheme(database, plan)
+        if made is None:
+            continue  # seeded before: its loans exist
+        manager, scheme, product = made
+        for slug, external_id, amount, installments, month, behaviour in plan.borrowers:
+            partner, people = partners[slug]
+            when = at(month_day(month, rng.randint(2, 26)), 10)
+            days.add(
+                when,
+                _lend(
+                    database,
+                    days,
+                    counts,
+                    rng,
+                    partner,
+                    manager,
+                    scheme,
+                    product.id,
+                    people[external_id],
+                    to_minor(amount, plan.currency),
+                    installments,
+                    behaviour,
+                    when,
+                ),
+            )
+    slug, external_id, amount, installments = PENDING
+    partner, people = partners[slug]
+    when = at(month_day(WINDOW_MONTHS - 1, 27), 15)
+
+    def pending() -> None:
+        scheme = next(s for s in database.run(list_schemes) if s.slug == SCHEMES[0].slug)
+        product = database.run(lambda c: list_products(c, scheme.id))[0]
+        database.run(
+            lambda c: apply(
+                c,
+                partner,
                 customer_id=people[external_id],
                 scheme_id=scheme.id,
                 product_id=product.id,
-                principal_minor=to_minor(amount, "TJS"),
-                installments=months,
+                principal_minor=to_minor(amount, scheme.currency),
+                installments=installments,
+                purpose="bakery oven",
+                description="a second oven for the family bakery",
+                now=when,
+            )
+        )
+
+    days.add(when, pending)
+
+
+def _lend(
+    database: Database,
+    days: DayPlan,
+    counts: Counts,
+    rng: random.Random,
+    partner: PrincipalRecord,
+    manager: PrincipalRecord,
+    scheme: SchemeRecord,
+    product_id: uuid.UUID,
+    customer: uuid.UUID,
+    principal_minor: int,
+    installments: int,
+    behaviour: str,
+    when: datetime,
+) -> Callable[[], None]:
+    def event() -> None:
+        def work(connection: Connection) -> uuid.UUID:
+            application = apply(
+                connection,
+                partner,
+                customer_id=customer,
+                scheme_id=scheme.id,
+                product_id=product_id,
+                principal_minor=principal_minor,
+                installments=installments,
                 purpose="small business",
                 description="equipment and stock",
                 now=when,
@@ -496,67 +751,74 @@ def seed_credit(database: Database) -> int:
                 manager,
                 application.id,
                 approve=True,
-                note="pilot: remittance history of the demo window",
+                note="pilot: remittance history reviewed",
                 now=when,
             )
-            return disburse(connection, manager, application.id, now=when).id
+            loan = disburse(connection, manager, application.id, now=when)
+            if behaviour == "swept":
+                set_sweep(connection, partner.id, loan.id, percent=Decimal("0.4"))
+            return loan.id
 
-        return database.run(work)
+        loan_id = database.run(work)
+        counts.loans += 1
+        schedule = database.run(lambda c: schedule_of(c, get_loan(c, loan_id)))
+        for item in schedule:
+            number = item.number
+            if behaviour == "swept":
+                break
+            if behaviour == "stopped" and number > 2:
+                break
+            if behaviour == "written_off" and number > 1:
+                lost = at(schedule[1].due_date + timedelta(days=100), 11)
+                days.add(lost, _write_off(database, manager, loan_id, lost))
+                break
+            late = rng.randint(3, 20) if behaviour == "late" else 0
+            paid = at(item.due_date + timedelta(days=late), 12)
+            extra = principal_minor // 3 if behaviour == "prepaid" and number == 2 else 0
+            days.add(paid, _repay(database, loan_id, number, extra, paid))
 
-    def pay_installments(loan_id: uuid.UUID, numbers: range, days_late: int = 0) -> None:
-        for item in database.run(lambda c: schedule_of(c, get_loan(c, loan_id))):
-            if item.number not in numbers:
-                continue
-            when = at(item.due_date + timedelta(days=days_late), 12)
-            amount = item.principal_minor + item.interest_minor
-            database.run(
-                lambda c, amount=amount, when=when, n=item.number: repay(
-                    c, loan_id, amount_minor=amount, reference=f"demo-{n}", now=when
+    return event
+
+
+def _repay(
+    database: Database, loan_id: uuid.UUID, number: int, extra: int, when: datetime
+) -> Callable[[], None]:
+    """Pay what is due by then (the installment and anything older, late fees first),
+    and ``extra`` ahead; skipped if the loan is closed or the wallet cannot pay."""
+
+    def event() -> None:
+        def work(connection: Connection) -> None:
+            loan = get_loan(connection, loan_id)
+            if loan.status != "active":
+                return
+            position = loan_standing(connection, loan, as_of=when.date())
+            due = sum(i.outstanding_minor for i in position.due_now() if i.due_date <= when.date())
+            amount = min(due + extra, position.payoff_minor)
+            if amount > 0:
+                repay(
+                    connection,
+                    loan_id,
+                    amount_minor=amount,
+                    reference=f"demo-{number}",
+                    now=when,
                 )
-            )
 
-    on_time = loan("tj-0001", "3000", 12, date(2026, 8, 20))
-    pay_installments(on_time, range(1, 4))  # September to November, on time
-    late = loan("tj-0002", "5000", 12, date(2026, 9, 10))
-    pay_installments(late, range(1, 2), days_late=3)
-    database.run(
-        lambda c: charge_late_fees(
-            c, late, as_of=date(2026, 11, 30), now=at(date(2026, 11, 30), 23)
-        )
-    )
-    prepaid = loan("tj-0003", "2000", 6, date(2026, 10, 1))
-    database.run(
-        lambda c: repay(
-            c,
-            prepaid,
-            amount_minor=to_minor("800", "TJS"),
-            reference="demo-prepay",
-            now=at(date(2026, 10, 20), 12),
-        )
-    )
-    lost = loan("tj-0004", "1500", 6, date(2026, 8, 5))
-    database.run(
-        lambda c: write_off(
-            c, manager, lost, now=at(date(2026, 11, 28), 12), reason="emigrated, unreachable"
-        )
-    )
+        # The wallet was short this time: the installment stays overdue.
+        with contextlib.suppress(LedgerError):
+            database.run(work)
 
-    def pending(connection: Connection) -> None:
-        apply(
-            connection,
-            zk,
-            customer_id=people["tj-zolo-0051"],
-            scheme_id=scheme.id,
-            product_id=product.id,
-            principal_minor=to_minor("20000", "TJS"),
-            installments=24,
-            purpose="bakery oven",
-            description="a second oven for the family bakery",
-            now=at(date(2026, 11, 29), 15),
+    return event
+
+
+def _write_off(
+    database: Database, manager: PrincipalRecord, loan_id: uuid.UUID, when: datetime
+) -> Callable[[], None]:
+    def event() -> None:
+        database.run(
+            lambda c: write_off(c, manager, loan_id, now=when, reason="emigrated, unreachable")
         )
 
-    database.run(pending)
-    return 4
+    return event
 
 
 def ensure_keys(database: Database, path: Path) -> dict[str, dict[str, str]]:
@@ -600,29 +862,55 @@ def ensure_keys(database: Database, path: Path) -> dict[str, dict[str, str]]:
     return keys
 
 
-def seed(database: Database, keys_file: Path = KEYS_FILE, today: date | None = None) -> dict:
+def seed(
+    database: Database,
+    keys_file: Path = KEYS_FILE,
+    today: date | None = None,
+    show_progress: bool = False,
+) -> dict:
+    """Everything, once: a year of activity, each day followed by the scheduler's jobs
+    for it (``ledger.jobs.simulation``); on a later run only the dates not yet run."""
     today = today or SystemClock().now().date()
+    window_end = month_day(WINDOW_MONTHS, 1) - timedelta(days=1)
     rng = random.Random(2026)
-    seed_market(database, max(today, WINDOW_START + timedelta(days=31 * WINDOW_MONTHS)))
-    created = sum(seed_partner(database, plan, rng) for plan in PARTNERS)
+    seed_market(database, max(today, window_end))
+    partners = {plan.slug: setup_partner(database, plan) for plan in PARTNERS}
     keys = ensure_keys(database, keys_file)
-    loans = seed_credit(database)
+    days, counts = DayPlan(), Counts()
+    for plan in PARTNERS:
+        partner, people = partners[plan.slug]
+        plan_remittances(database, plan, partner, people, rng, days, counts)
+    plan_credit(database, partners, days, counts, rng)
+    last = database.run(last_completed_date)
+    first = last + timedelta(days=1) if last is not None else WINDOW_START
+    yesterday = today - timedelta(days=1)
+    simulated = 0
+    if first <= yesterday:
+        total = (yesterday - first).days + 1
+        bar = ProgressBar(total, unit="days") if show_progress else None
+        simulate(database, first, yesterday, before_day=days.run, progress=bar)
+        simulated = (yesterday - first).days + 1
+    if first <= today:
+        days.run(today)  # today's activity; its jobs run once the day has ended
     sealed = seal_all(database, now=SystemClock().now())
     return {
         "partners": len(PARTNERS),
         "keys": len(keys),
-        "remittances_created": created,
-        "loans_created": loans,
+        "remittances_created": counts.remittances,
+        "loans_created": counts.loans,
+        "days_simulated": simulated,
         "sealed": sealed,
     }
 
 
 def main() -> int:
     database = create_database(settings=Settings.from_environment())
-    summary = seed(database)
+    print("demo data: a year of remittances and loans, the scheduler's jobs day by day")
+    summary = seed(database, show_progress=True)
     print(
         f"demo data: {summary['partners']} partners, {summary['remittances_created']} new "
-        f"remittances and {summary['loans_created']} new loans "
+        f"remittances and {summary['loans_created']} new loans, "
+        f"{summary['days_simulated']} day(s) of jobs "
         f"({'first run' if summary['remittances_created'] else 'already seeded'}), "
         f"{summary['sealed']} transactions sealed"
     )

@@ -413,7 +413,8 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
         ("fund_manager",),
         404,
         "loan_not_found",
-    ),    ("GET", f"/v1/portfolio?scheme={MISSING_UUID}", None, ANY, 404, "scheme_not_found"),
+    ),
+    ("GET", f"/v1/portfolio?scheme={MISSING_UUID}", None, ANY, 404, "scheme_not_found"),
     (
         "GET",
         f"/v1/portfolio/history?scheme={MISSING_UUID}",
