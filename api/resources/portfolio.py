@@ -26,7 +26,12 @@ from ledger.access.principals import PrincipalRecord
 from ledger.credit.schemes import SchemeNotFound, SchemeRecord, get_scheme, list_schemes
 from ledger.errors import ValidationFailed
 from ledger.money import from_minor
-from ledger.portfolio.service import get_snapshot, portfolio, snapshot_history
+from ledger.portfolio.service import (
+    get_snapshot,
+    latest_snapshot_date,
+    portfolio,
+    snapshot_history,
+)
 from ledger.portfolio.tape import TapeRow, loan_tape
 
 blp = Blueprint(
@@ -45,7 +50,12 @@ class PortfolioArgs(BaseSchema):
         validate=validate.Regexp(r"^[A-Z]{3}$"),
         metadata={"description": "the schemes lending in this currency"},
     )
-    as_of = Day(metadata={"description": "business date; default today"})
+    as_of = Day(
+        metadata={
+            "description": "business date; default: one scheme's latest snapshot (the "
+            "last closed business day), else today"
+        }
+    )
     from_ = Day(data_key="from", metadata={"description": "period start; default as_of's month"})
 
 
@@ -191,13 +201,16 @@ def show(args: dict[str, Any]) -> dict[str, Any]:
     """The portfolio as of a date: GLP, PAR30/90, buckets, yield, utilisation, investors,
     borrowers' remittance inflows, breakdowns. A partner sees its own customers' loans."""
     caller = principal()
-    as_of: date = args.get("as_of") or clock().now().date()
     edges = settings().delinquency_buckets
 
     def read(c: Any) -> dict[str, Any]:
         chosen = _visible_schemes(c, caller, args.get("scheme"), args.get("currency"))
         partner_id = caller.id if caller.role == "partner" else None
-        if len(chosen) == 1 and partner_id is None and "from_" not in args:
+        whole_scheme = len(chosen) == 1 and partner_id is None
+        as_of: date = args.get("as_of") or (
+            (whole_scheme and latest_snapshot_date(c, chosen[0].id)) or clock().now().date()
+        )
+        if whole_scheme and "from_" not in args:
             stored = get_snapshot(c, chosen[0].id, as_of)
             if stored is not None:
                 return {**stored, "source": "snapshot"}

@@ -135,6 +135,12 @@ def take_snapshots(
     return {"snapshots": taken}
 
 
+def latest_snapshot_date(connection: Connection, scheme_id: uuid.UUID) -> date | None:
+    return connection.execute(
+        select(func.max(snapshots.c.business_date)).where(snapshots.c.scheme_id == scheme_id)
+    ).scalar_one()
+
+
 def snapshot_history(
     connection: Connection, scheme_id: uuid.UUID, since: date, until: date
 ) -> list[tuple[date, dict[str, Any]]]:

@@ -45,6 +45,9 @@ def test_a_fund_manager_reads_the_figures_from_the_snapshot_and_live(
         k: v for k, v in live.items() if k != "source"
     }
     assert stored["gross_loan_portfolio"] == money("3000.00", "TJS")
+    # Without a date: the latest snapshot (the last closed business day).
+    latest = fund_manager.get(f"/v1/portfolio?scheme={scheme['id']}").get_json()
+    assert (latest["source"], latest["as_of"]) == ("snapshot", str(last))
     assert (stored["active_loans"], stored["par30"]["ratio"]) == (1, "0.0000")
     # Nine days of November's interest (60.00 over 30 days: 18.00) and the 60.00
     # origination fee were the period's income.

@@ -6,28 +6,32 @@ schedulers racing on PostgreSQL."""
 from __future__ import annotations
 
 import threading
+import time
 from datetime import UTC, date, datetime, timedelta
+from decimal import Decimal
 
 import pytest
 from sqlalchemy import func, select
 
+from ledger.clock import FixedClock
 from ledger.config import Settings
 from ledger.credit.accruals import accruals
 from ledger.credit.loans import get_loan
 from ledger.credit.losses import write_off
-from ledger.jobs.daily import JOB_NAMES, catch_up, run_day
+from ledger.jobs.daily import JOB_NAMES, catch_up, last_completed_date, run_day
 from ledger.jobs.runs import JobContext, job_runs, run_job
-from ledger.journal import get_account
+from ledger.jobs.scheduler import build_scheduler
+from ledger.jobs.simulation import morning_after
+from ledger.journal import get_account, get_account_by_code
 from ledger.journal.models import Transaction
+from ledger.journal.sealing import queued_count, verify_chain
+from ledger.portfolio.service import get_snapshot, portfolio
+from ledger.remittance.platform_fees import list_platform_fee_charges, set_platform_fee
+from ledger.remittance.remittances import get_remittance
 from tests.credit_support import assert_loan_matches_postings, build_credit_world
+from tests.remittance_support import complete, reserve
 
 START = date(2026, 3, 1)  # the credit world's clock: disbursement day
-
-
-def morning_after(day: date) -> datetime:
-    return datetime.combine(day + timedelta(days=1), datetime.min.time(), tzinfo=UTC) + timedelta(
-        minutes=5
-    )
 
 
 def run_through(world, last: date, first: date = START) -> None:
@@ -210,3 +214,73 @@ def test_two_schedulers_racing_run_each_job_and_date_once(postgres_database, clo
     # Accruals from 2 March (nothing is earned on the day of disbursement): 9; the
     # provision once (day 1; the portfolio does not change after).
     assert transactions(world) - before == 9 + 1
+
+
+def test_the_expiry_job_voids_a_reservation_left_past_its_day(world):
+    remittance = reserve(world.remit, world.remit.explicit("LEFT"))  # 1 March 09:00, 24 h
+    run_through(world, date(2026, 3, 1))
+    assert world.run(lambda c: get_remittance(c, world.remit.partner.id, remittance.id)).status == (
+        "reserved"
+    )
+    run_through(world, date(2026, 3, 2), date(2026, 3, 2))  # expired 2 March 09:00
+    found = world.run(lambda c: get_remittance(c, world.remit.partner.id, remittance.id))
+    assert found.status == "expired"
+
+
+def test_the_platform_fee_job_charges_a_months_volume_once(world):
+    partner = world.remit.partner
+    world.run(
+        lambda c: set_platform_fee(
+            c, partner, percent=Decimal("0.25"), starts_on=date(2026, 3, 1), now=world.clock.now()
+        )
+    )
+    for reference in ("M-1", "M-2"):  # 10,000.00 RUB each, in March
+        complete(world.remit, reserve(world.remit, world.remit.explicit(reference)).id)
+    run_through(world, date(2026, 3, 30))
+    assert world.run(lambda c: list_platform_fee_charges(c, partner.id)) == []
+    run_through(world, date(2026, 3, 31), date(2026, 3, 31))
+    (charge,) = world.run(lambda c: list_platform_fee_charges(c, partner.id))
+    # 0.25% of 20,000.00 RUB: 50.00.
+    assert (charge.month, charge.currency, charge.volume_minor, charge.fee_minor) == (
+        date(2026, 3, 1),
+        "RUB",
+        2_000_000,
+        5_000,
+    )
+    due = world.run(
+        lambda c: get_account_by_code(c, f"liquidity:{partner.slug}:platform-fees-due:RUB")
+    )
+    assert due.balances.posted_minor == 5_000
+    again = run_day(world.remit.database, date(2026, 3, 31), now=morning_after(date(2026, 3, 31)))
+    assert {o.status for o in again} == {"skipped"}
+
+
+def test_the_sealing_and_snapshot_jobs_leave_a_verified_chain_and_the_days_figures(world):
+    world.loan(300_000, 12)
+    run_through(world, date(2026, 3, 3))
+    database = world.remit.database
+    assert database.run(queued_count) == 0
+    assert database.run(verify_chain).ok
+    stored = world.run(lambda c: get_snapshot(c, world.scheme.id, date(2026, 3, 3)))
+    live = world.run(lambda c: portfolio(c, date(2026, 3, 3), schemes=[world.scheme]))
+    assert stored == live
+    assert stored["gross_loan_portfolio_minor"] == 300_000
+
+
+def test_the_apscheduler_looks_and_runs_the_days_due(world):
+    database = world.remit.database
+    settings = Settings(scheduler_interval_seconds=1, scheduler_start_date=date(2026, 3, 1))
+    clock = FixedClock(morning_after(date(2026, 3, 2)))
+    scheduler = build_scheduler(database, settings, clock=clock, background=True)
+    scheduler.start()
+    try:
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            if database.run(last_completed_date) == date(2026, 3, 2):
+                break
+            time.sleep(0.2)
+    finally:
+        scheduler.shutdown(wait=True)
+    assert database.run(last_completed_date) == date(2026, 3, 2)
+    runs = world.run(lambda c: c.execute(select(job_runs)).all())
+    assert len(runs) == 2 * len(JOB_NAMES)
