@@ -19,6 +19,7 @@ SQLite and PostgreSQL alike; no loan is read one at a time.
 
 from __future__ import annotations
 
+import functools
 import uuid
 from collections import Counter
 from collections.abc import Sequence
@@ -43,6 +44,11 @@ from ledger.credit.products import get_product
 
 def bucket_labels(edges: Sequence[int]) -> tuple[str, ...]:
     """``current``, then one label per range, then ``<last>+``."""
+    return _labels(tuple(edges))
+
+
+@functools.lru_cache(maxsize=16)
+def _labels(edges: tuple[int, ...]) -> tuple[str, ...]:
     labels, low = ["current"], 1
     for high in edges:
         labels.append(f"{low}-{high}")

@@ -38,7 +38,7 @@ remittances = Remittance.__table__
 INFLOW_WINDOW_DAYS = 365
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, slots=True)
 class TapeRow:
     loan_id: uuid.UUID
     scheme_id: uuid.UUID
@@ -164,7 +164,7 @@ def loan_tape(
         outstanding = row.principal_minor - int(row.principal_repaid) if status == "active" else 0
         since = overdue.get(row.id) if status == "active" else None
         days = (as_of - since).days if since is not None else 0
-        disbursed_on = row.disbursed_at.astimezone(UTC).date()
+        disbursed_on = row.disbursed_at.date()  # UTCDateTime: already UTC
         origination = row.origination_fee_minor if disbursed_on >= start else 0
         corridor, inflow, count = inflows.get((row.customer_id, row.currency), (None, 0, 0))
         tape.append(
