@@ -158,7 +158,7 @@ def test_remittance_administration_conforms_to_the_schema(
 
 
 @schema.include(
-    path_regex=r"^/v1/(schemes|loan-applications|loans|schedule-previews)"
+    path_regex=r"^/v1/(schemes|loan-applications|loans|schedule-previews|portfolio)"
 ).parametrize()
 @FUZZ
 def test_credit_operations_conform_to_the_schema_for_a_fund_manager(
