@@ -13,6 +13,7 @@ from ledger.credit.models import (
     MatchingRule,
     Repayment,
 )
+from ledger.events.models import OutboxEvent, WebhookAttempt, WebhookDelivery, WebhookEndpoint
 from ledger.jobs.models import JobRun
 from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEntry, Transaction
 from ledger.parties.models import Customer, PartnerAccount
@@ -47,6 +48,7 @@ __all__ = [
     "LoanInstallment",
     "LoanProduct",
     "MatchingRule",
+    "OutboxEvent",
     "PartnerAccount",
     "PartnerLiquidity",
     "PlatformFeeAgreement",
@@ -62,4 +64,7 @@ __all__ = [
     "SealHead",
     "SealQueueEntry",
     "Transaction",
+    "WebhookAttempt",
+    "WebhookDelivery",
+    "WebhookEndpoint",
 ]

@@ -30,6 +30,7 @@ from ledger.credit.schedule import generate
 from ledger.credit.schemes import SchemeRecord, fund_position, get_scheme, require_manager
 from ledger.credit.scoring import score
 from ledger.errors import Conflict, InsufficientFunds, NotFound, ValidationFailed
+from ledger.events.outbox import emit
 from ledger.ids import uuid7
 from ledger.journal.validation import require_text
 from ledger.limits import REASON_LENGTH_MAX
@@ -220,6 +221,19 @@ def decide(
         update(applications)
         .where(applications.c.id == found.id, applications.c.status == "submitted")
         .values(status=wanted, decided_by=manager.id, decided_at=now, decision_note=note)
+    )
+    emit(
+        connection,
+        found.partner_id,
+        "loan.application.decided",
+        {
+            "application_id": str(found.id),
+            "customer_id": str(found.customer_id),
+            "scheme_id": str(found.scheme_id),
+            "decision": wanted,
+            "note": note,
+        },
+        now=now,
     )
     return ApplicationRecord(
         **{

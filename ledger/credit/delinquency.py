@@ -40,6 +40,7 @@ from sqlalchemy import (
 from ledger.credit.loans import charges, installments_table, loans, repayments
 from ledger.credit.losses import charge_late_fees
 from ledger.credit.products import get_product
+from ledger.events.outbox import emit_many
 
 
 def bucket_labels(edges: Sequence[int]) -> tuple[str, ...]:
@@ -141,6 +142,11 @@ def update_delinquency(
 ) -> dict[str, Any]:
     """The delinquency job: every active loan's days past due and bucket as of ``day``."""
     overdue = overdue_since(connection, day, day_end)
+    were_overdue = set(
+        connection.execute(
+            select(loans.c.id).where(loans.c.status == "active", loans.c.days_past_due > 0)
+        ).scalars()
+    )
     connection.execute(
         update(loans)
         .where(loans.c.status == "active", loans.c.days_past_due != 0)
@@ -161,8 +167,38 @@ def update_delinquency(
             .values(days_past_due=bindparam("days"), delinquency_bucket=bindparam("bucket")),
             rows,
         )
+    newly = [loan_id for loan_id in overdue if loan_id not in were_overdue]
+    if newly:
+        owners = dict(  # every overdue loan's partner: no list of ids as parameters
+            connection.execute(
+                select(loans.c.id, loans.c.partner_id).where(
+                    loans.c.status == "active", loans.c.days_past_due > 0
+                )
+            ).all()
+        )
+        emit_many(
+            connection,
+            "loan.overdue",
+            [
+                (
+                    owners[loan_id],
+                    {
+                        "loan_id": str(loan_id),
+                        "overdue_since": overdue[loan_id].isoformat(),
+                        "days_past_due": (day - overdue[loan_id]).days,
+                        "business_date": day.isoformat(),
+                    },
+                )
+                for loan_id in sorted(newly)
+            ],
+            now=day_end,
+        )
     buckets = Counter(row["bucket"] for row in rows)
-    return {"overdue_loans": len(rows), "buckets": dict(sorted(buckets.items()))}
+    return {
+        "overdue_loans": len(rows),
+        "newly_overdue": len(newly),
+        "buckets": dict(sorted(buckets.items())),
+    }
 
 
 def charge_due_late_fees(

@@ -43,6 +43,7 @@ from ledger.credit.schedule import Schedule, generate
 from ledger.credit.schemes import get_scheme, require_manager
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import AccountNotFound, Conflict, InsufficientFunds, ValidationFailed
+from ledger.events.outbox import emit, money_data
 from ledger.ids import uuid7
 from ledger.journal import TransactionSpec, credit, debit, get_account_by_code, post_transaction
 from ledger.parties.accounts import PartnerAccountSpec, get_owned_account, open_partner_account
@@ -231,5 +232,20 @@ def disburse(
         update(applications)
         .where(applications.c.id == found.id, applications.c.status == "approved")
         .values(status="disbursed")
+    )
+    emit(
+        connection,
+        record.partner_id,
+        "loan.disbursed",
+        {
+            "loan_id": str(record.id),
+            "application_id": str(record.application_id),
+            "customer_id": str(record.customer_id),
+            "principal": money_data(record.principal_minor, currency),
+            "origination_fee": money_data(record.origination_fee_minor, currency),
+            "installments": len(schedule.installments),
+            "first_due_date": schedule.installments[0].due_date.isoformat(),
+        },
+        now=now,
     )
     return record

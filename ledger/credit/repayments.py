@@ -54,6 +54,7 @@ from ledger.credit.schemes import SchemeRecord, get_scheme
 from ledger.credit.terms import ALLOCATION_ORDERS, ProductTerms
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import Conflict, InvalidAmount, LedgerError, ValidationFailed
+from ledger.events.outbox import emit, money_data
 from ledger.ids import uuid7
 from ledger.journal import PostingSpec, TransactionSpec, credit, debit, post_transaction
 from ledger.journal.validation import refuse_nul
@@ -410,5 +411,24 @@ def _book(
             update(loans)
             .where(loans.c.id == loan.id)
             .values(interest_paid_minor=loans.c.interest_paid_minor + parts["interest"])
+        )
+    if not recovery:
+        currency = loan.currency
+        emit(
+            connection,
+            loan.partner_id,
+            "loan.repayment.received",
+            {
+                "loan_id": str(loan.id),
+                "repayment_id": str(record.id),
+                "reference": reference,
+                "source": source,
+                "remittance_id": str(remittance_id) if remittance_id else None,
+                "amount": money_data(record.amount_minor, currency),
+                "principal": money_data(record.principal_minor, currency),
+                "interest": money_data(record.interest_minor, currency),
+                "fees": money_data(record.fee_minor + record.penalty_minor, currency),
+            },
+            now=now,
         )
     return record

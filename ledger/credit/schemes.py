@@ -51,6 +51,7 @@ from ledger.credit.models import (
 )
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.errors import Conflict, LedgerError, NotFound, ValidationFailed
+from ledger.events.outbox import emit, money_data
 from ledger.ids import uuid7
 from ledger.journal import (
     AccountRecord,
@@ -540,6 +541,26 @@ def receive(
             )
             connection.execute(insert(contributions).values(**record.__dict__))
             released.append(record)
+    emit(
+        connection,
+        scheme.manager_id,
+        "scheme.contribution.received",
+        {
+            "scheme_id": str(scheme.id),
+            "contribution_id": str(received.id),
+            "reference": received.reference,
+            "kind": received.kind,
+            "amount": money_data(received.amount_minor, scheme.currency),
+            "matched": [
+                {
+                    "contribution_id": str(m.id),
+                    "amount": money_data(m.amount_minor, scheme.currency),
+                }
+                for m in released
+            ],
+        },
+        now=now,
+    )
     return [received, *released]
 
 

@@ -58,6 +58,7 @@ from ledger.errors import (
     RemittanceNotReserved,
     ValidationFailed,
 )
+from ledger.events.outbox import emit, money_data
 from ledger.ids import uuid7
 from ledger.journal import (
     TransactionSpec,
@@ -297,7 +298,24 @@ def _resolve(
         .where(remittances.c.id == record.id, remittances.c.status == "reserved")
         .values(status=status, resolved_at=now, failure_reason=reason)
     )
-    return replace(record, status=status, resolved_at=now, failure_reason=reason)
+    resolved = replace(record, status=status, resolved_at=now, failure_reason=reason)
+    emit(connection, record.partner_id, f"remittance.{status}", remittance_event(resolved), now=now)
+    return resolved
+
+
+def remittance_event(record: RemittanceRecord) -> dict[str, object]:
+    """What a remittance event says (the partner's own data, no more)."""
+    return {
+        "remittance_id": str(record.id),
+        "partner_reference": record.partner_reference,
+        "corridor": record.corridor_code,
+        "beneficiary_customer_id": str(record.beneficiary_customer_id),
+        "send_amount": money_data(record.send_minor, record.send_currency),
+        "fee": money_data(record.fee_minor, record.send_currency),
+        "receive_amount": money_data(record.receive_minor, record.receive_currency),
+        "status": record.status,
+        "failure_reason": record.failure_reason,
+    }
 
 
 def complete_remittance(

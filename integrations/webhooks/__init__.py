@@ -1,0 +1,1 @@
+"""Outbound webhooks: signing (``signing``) and delivery from the outbox (``delivery``)."""
