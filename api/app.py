@@ -28,6 +28,7 @@ from api.resources import (
     reports,
     schemes,
     transactions,
+    webhooks,
 )
 from ledger.clock import Clock, SystemClock
 from ledger.config import Settings
@@ -101,6 +102,7 @@ def create_app(
         schemes,
         loans,
         portfolio,
+        webhooks,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())

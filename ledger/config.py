@@ -17,6 +17,7 @@ Variables (default, meaning):
   delinquency buckets (1-30, 31-60, 61-90, 91-180 and 180+ with the default).
 * SCHEDULER_INTERVAL_SECONDS (300): how often the scheduler looks for business dates
   to run (each ended date runs once; a missed one runs at the next look).
+* WEBHOOK_POLL_SECONDS (5): how often the worker looks for webhook deliveries due.
 * SCHEDULER_START_DATE (unset): the first business date a fresh database runs the
   jobs for; unset, yesterday.
 
@@ -58,6 +59,7 @@ class Settings:
     delinquency_buckets: tuple[int, ...] = (30, 60, 90, 180)
     scheduler_interval_seconds: int = 300
     scheduler_start_date: date | None = None
+    webhook_poll_seconds: int = 5
 
     def __post_init__(self) -> None:
         if self.idempotency_keep_hours < 24:
@@ -73,8 +75,8 @@ class Settings:
         edges = self.delinquency_buckets
         if not edges or edges[0] < 1 or list(edges) != sorted(set(edges)):
             raise ValueError("DELINQUENCY_BUCKETS must be increasing whole days, from 1")
-        if self.scheduler_interval_seconds < 1:
-            raise ValueError("SCHEDULER_INTERVAL_SECONDS must be positive")
+        if self.scheduler_interval_seconds < 1 or self.webhook_poll_seconds < 1:
+            raise ValueError("SCHEDULER_INTERVAL_SECONDS and WEBHOOK_POLL_SECONDS are positive")
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -96,6 +98,7 @@ class Settings:
                 int(part) for part in env.get("DELINQUENCY_BUCKETS", "30,60,90,180").split(",")
             ),
             scheduler_interval_seconds=int(env.get("SCHEDULER_INTERVAL_SECONDS", "300")),
+            webhook_poll_seconds=int(env.get("WEBHOOK_POLL_SECONDS", "5")),
             scheduler_start_date=(
                 date.fromisoformat(env["SCHEDULER_START_DATE"])
                 if env.get("SCHEDULER_START_DATE")

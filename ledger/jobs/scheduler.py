@@ -9,6 +9,7 @@ process from overlapping itself when a look takes longer than the interval.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
 from apscheduler.schedulers.background import BackgroundScheduler
@@ -43,7 +44,10 @@ def build_scheduler(
     *,
     clock: Clock | None = None,
     background: bool = False,
+    extra: Sequence[tuple[str, Callable[[], object], int]] = (),
 ) -> BaseScheduler:
+    """The scheduler with the daily look, and ``extra`` jobs ``(id, function,
+    seconds)`` that run on their own interval (the integrations' webhook delivery)."""
     scheduler: BaseScheduler = (BackgroundScheduler if background else BlockingScheduler)(
         timezone=UTC
     )
@@ -56,4 +60,13 @@ def build_scheduler(
         coalesce=True,
         next_run_time=datetime.now(UTC),  # look at once on start
     )
+    for job_id, function, seconds in extra:
+        scheduler.add_job(
+            function,
+            IntervalTrigger(seconds=seconds, timezone=UTC),
+            id=job_id,
+            max_instances=1,
+            coalesce=True,
+            next_run_time=datetime.now(UTC),
+        )
     return scheduler
