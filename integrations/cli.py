@@ -15,15 +15,16 @@ import sys
 import time
 from collections.abc import Sequence
 
-from integrations.webhooks.delivery import deliver_due
+from integrations.webhooks.delivery import deliver_due, http_sender, public_only
 from ledger.clock import SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database
 from ledger.jobs.scheduler import build_scheduler
 
 
-def _deliver(database: Database) -> dict[str, int]:
-    return deliver_due(database, now=SystemClock().now)
+def _deliver(database: Database, settings: Settings) -> dict[str, int]:
+    sender = http_sender if settings.webhook_allow_private_urls else public_only(http_sender)
+    return deliver_due(database, now=SystemClock().now, sender=sender)
 
 
 def _worker(settings: Settings, _arguments: argparse.Namespace) -> int:
@@ -31,7 +32,7 @@ def _worker(settings: Settings, _arguments: argparse.Namespace) -> int:
     scheduler = build_scheduler(
         database,
         settings,
-        extra=[("webhooks", lambda: _deliver(database), settings.webhook_poll_seconds)],
+        extra=[("webhooks", lambda: _deliver(database, settings), settings.webhook_poll_seconds)],
     )
     print(
         f"worker: business dates every {settings.scheduler_interval_seconds}s, "
@@ -46,7 +47,7 @@ def _worker(settings: Settings, _arguments: argparse.Namespace) -> int:
 def _deliver_webhooks(settings: Settings, arguments: argparse.Namespace) -> int:
     database = create_database(settings=settings)
     while True:
-        outcome = _deliver(database)
+        outcome = _deliver(database, settings)
         if arguments.once:
             print(
                 f"delivered {outcome['delivered']}, to retry {outcome['pending']}, "

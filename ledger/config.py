@@ -18,6 +18,13 @@ Variables (default, meaning):
 * SCHEDULER_INTERVAL_SECONDS (300): how often the scheduler looks for business dates
   to run (each ended date runs once; a missed one runs at the next look).
 * WEBHOOK_POLL_SECONDS (5): how often the worker looks for webhook deliveries due.
+* WEBHOOK_ALLOW_PRIVATE_URLS (0): 1 lets deliveries go to loopback and private
+  addresses (a local receiver while trying the service); off, such URLs are refused
+  at the send so a partner's URL cannot reach this service's own network.
+* STRIPE_API_KEY, STRIPE_WEBHOOK_SECRET (unset): the Stripe account's secret key and
+  the webhook endpoint's signing secret; unset, Stripe reports itself unavailable.
+  From the environment only, never from the repository.
+* STRIPE_WEBHOOK_TOLERANCE_SECONDS (300): the oldest Stripe-Signature timestamp taken.
 * SCHEDULER_START_DATE (unset): the first business date a fresh database runs the
   jobs for; unset, yesterday.
 
@@ -27,7 +34,7 @@ A ``postgresql://`` or ``postgres://`` URL is taken to mean the psycopg 3 driver
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from pathlib import Path
 
@@ -60,6 +67,10 @@ class Settings:
     scheduler_interval_seconds: int = 300
     scheduler_start_date: date | None = None
     webhook_poll_seconds: int = 5
+    webhook_allow_private_urls: bool = False
+    stripe_api_key: str | None = field(default=None, repr=False)
+    stripe_webhook_secret: str | None = field(default=None, repr=False)
+    stripe_webhook_tolerance_seconds: int = 300
 
     def __post_init__(self) -> None:
         if self.idempotency_keep_hours < 24:
@@ -99,6 +110,12 @@ class Settings:
             ),
             scheduler_interval_seconds=int(env.get("SCHEDULER_INTERVAL_SECONDS", "300")),
             webhook_poll_seconds=int(env.get("WEBHOOK_POLL_SECONDS", "5")),
+            webhook_allow_private_urls=env.get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
+            stripe_api_key=env.get("STRIPE_API_KEY") or None,
+            stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
+            stripe_webhook_tolerance_seconds=int(
+                env.get("STRIPE_WEBHOOK_TOLERANCE_SECONDS", "300")
+            ),
             scheduler_start_date=(
                 date.fromisoformat(env["SCHEDULER_START_DATE"])
                 if env.get("SCHEDULER_START_DATE")

@@ -19,6 +19,7 @@ class Receiver:
     secret: str = ""
     statuses: list[int] = field(default_factory=list)  # answers to give, then 200s
     received: list[dict[str, Any]] = field(default_factory=list)
+    location: str | None = None  # sent with 3xx answers
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def event_ids(self) -> list[str]:
@@ -51,6 +52,8 @@ def receiver(now: Any = None) -> Iterator[Receiver]:
                     }
                 )
             self.send_response(status)
+            if state.location and 300 <= status < 400:
+                self.send_header("Location", state.location)
             self.send_header("Content-Length", "0")
             self.end_headers()
 

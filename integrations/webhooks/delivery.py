@@ -17,14 +17,17 @@ and records the attempt.
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import logging
+import socket
 import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
+from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import Connection, and_, insert, or_, select, update
@@ -69,12 +72,45 @@ Sender = Callable[[str, bytes, dict[str, str]], Response]
 def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Response:
     """POST with ``requests``; any network failure is an error, not an exception."""
     try:
-        answer = requests.post(url, data=body, headers=headers, timeout=TIMEOUT_SECONDS)
+        # A redirect would send the signed event somewhere the partner did not register.
+        answer = requests.post(
+            url, data=body, headers=headers, timeout=TIMEOUT_SECONDS, allow_redirects=False
+        )
     except requests.RequestException as error:
         return Response(None, f"{type(error).__name__}: {error}"[:ERROR_LENGTH_MAX])
     if 200 <= answer.status_code < 300:
         return Response(answer.status_code, None)
     return Response(answer.status_code, f"HTTP {answer.status_code}")
+
+
+def _private_address(host: str) -> str | None:
+    """The first address of ``host`` inside this network (loopback, private, link-local
+    such as cloud metadata, reserved), or None when all are public."""
+    try:
+        infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
+    except OSError:
+        return None  # the send will fail and say why
+    for info in infos:
+        address = ipaddress.ip_address(info[4][0])
+        if not address.is_global:
+            return str(address)
+    return None
+
+
+def public_only(sender: Sender) -> Sender:
+    """``sender`` for public hosts only: a partner's URL must not make the service call
+    its own network (SSRF). Names are resolved just before the send; a name that
+    changes between this check and the connection is the residual risk a egress proxy
+    closes (see README)."""
+
+    def send(url: str, body: bytes, headers: dict[str, str]) -> Response:
+        host = urlsplit(url).hostname or ""
+        private = _private_address(host)
+        if private is not None:
+            return Response(None, f"refused: {host} resolves to non-public address {private}")
+        return sender(url, body, headers)
+
+    return send
 
 
 def backoff(attempt: int) -> timedelta:

@@ -464,6 +464,48 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
         "principal_not_found",
     ),
     ("GET", "/v1/job-runs", None, ("admin",), 200, None),
+    (
+        "POST",
+        "/v1/webhook-endpoints",
+        {"url": "ftp://nowhere", "events": ["*"]},
+        ("partner", "fund_manager"),
+        422,
+        "validation_error",
+    ),
+    ("GET", "/v1/webhook-endpoints", None, ("partner", "fund_manager"), 200, None),
+    (
+        "POST",
+        f"/v1/webhook-endpoints/{MISSING_UUID}/disable",
+        None,
+        ("partner", "fund_manager"),
+        404,
+        "webhook_endpoint_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/webhook-endpoints/{MISSING_UUID}/enable",
+        None,
+        ("partner", "fund_manager"),
+        404,
+        "webhook_endpoint_not_found",
+    ),
+    ("GET", "/v1/webhook-deliveries", None, ("partner", "fund_manager"), 200, None),
+    (
+        "GET",
+        f"/v1/webhook-deliveries/{MISSING_UUID}",
+        None,
+        ("partner", "fund_manager"),
+        404,
+        "webhook_delivery_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/webhook-deliveries/{MISSING_UUID}/replay",
+        None,
+        ("partner", "fund_manager"),
+        404,
+        "webhook_delivery_not_found",
+    ),
 ]
 
 ROLES = ["admin", "partner", "fund_manager", None]

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from integrations.webhooks import delivery
-from integrations.webhooks.delivery import claim, deliver_due, http_sender
+from integrations.webhooks.delivery import claim, deliver_due, http_sender, public_only
 from ledger.events.endpoints import (
     attempts_of,
     get_endpoint,
@@ -235,3 +235,27 @@ def test_a_network_error_is_an_attempt_not_an_exception(world):
     assert deliver_due(world.database, now=world.clock.now)["pending"] == 1
     rows, _ = world.run(lambda c: list_deliveries(c, world.partner.id, limit=10))
     assert rows[0].last_status_code is None and "ConnectionError" in rows[0].last_error
+
+
+def test_deliveries_to_this_services_own_network_are_refused(world):
+    """The worker's sender (public_only) will not call loopback, private or link-local
+    addresses a partner registered; the attempt says why and the receiver gets nothing."""
+    with receiver() as server:
+        subscribe(world, server.url)
+        complete(world, reserve(world, world.explicit("R-1")).id)
+        outcome = deliver_due(world.database, now=world.clock.now, sender=public_only(http_sender))
+        assert outcome["pending"] == 1 and server.received == []
+    rows, _ = world.run(lambda c: list_deliveries(c, world.partner.id, limit=10))
+    assert rows[0].last_error.startswith("refused: 127.0.0.1 resolves to non-public address")
+    for url in ("http://169.254.169.254/latest", "http://10.0.0.7/x", "http://[::1]:9/x"):
+        assert public_only(http_sender)(url, b"{}", {}).error.startswith("refused")
+
+
+def test_a_redirect_is_not_followed(world):
+    with receiver() as target, receiver() as server:
+        server.statuses = [307]  # 307 would keep the POST and its body
+        server.location = target.url
+        subscribe(world, server.url)
+        complete(world, reserve(world, world.explicit("R-1")).id)
+        assert deliver_due(world.database, now=world.clock.now)["pending"] == 1
+        assert target.received == []
