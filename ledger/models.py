@@ -17,6 +17,13 @@ from ledger.events.models import OutboxEvent, WebhookAttempt, WebhookDelivery, W
 from ledger.jobs.models import JobRun
 from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEntry, Transaction
 from ledger.parties.models import Customer, PartnerAccount
+from ledger.payments.models import (
+    PaymentCollection,
+    ProviderEvent,
+    ProviderPayout,
+    ReconciliationRun,
+    SettlementItem,
+)
 from ledger.portfolio.models import PortfolioSnapshot
 from ledger.remittance.models import (
     Corridor,
@@ -51,18 +58,23 @@ __all__ = [
     "OutboxEvent",
     "PartnerAccount",
     "PartnerLiquidity",
+    "PaymentCollection",
     "PlatformFeeAgreement",
     "PlatformFeeCharge",
     "PortfolioSnapshot",
     "Posting",
     "Principal",
+    "ProviderEvent",
+    "ProviderPayout",
     "Quote",
+    "ReconciliationRun",
     "Remittance",
     "RemittanceImport",
     "Repayment",
     "Seal",
     "SealHead",
     "SealQueueEntry",
+    "SettlementItem",
     "Transaction",
     "WebhookAttempt",
     "WebhookDelivery",

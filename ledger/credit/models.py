@@ -117,9 +117,12 @@ class Contribution(Base):
     transaction_id: Mapped[uuid.UUID | None] = mapped_column(Uuid, ForeignKey("transactions.id"))
     created_at: Mapped[datetime] = mapped_column(UTCDateTime)
     received_at: Mapped[datetime | None] = mapped_column(UTCDateTime)
+    # Given back after receipt (refunds, disputes lost), net of reinstatements.
+    returned_minor: Mapped[int] = mapped_column(BigInteger, server_default="0")
 
     __table_args__ = (
         CheckConstraint("amount_minor > 0", name="amount"),
+        CheckConstraint("returned_minor BETWEEN 0 AND amount_minor", name="returned"),
         CheckConstraint("kind IN ('investor', 'matching', 'first_loss')", name="kind"),
         CheckConstraint("status IN ('pledged', 'received', 'cancelled')", name="status"),
         CheckConstraint("(status = 'received') = (received_at IS NOT NULL)", name="received"),

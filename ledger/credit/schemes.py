@@ -56,6 +56,7 @@ from ledger.ids import uuid7
 from ledger.journal import (
     AccountRecord,
     AccountSpec,
+    PostingSpec,
     TransactionSpec,
     credit,
     debit,
@@ -91,6 +92,10 @@ _TYPES = {
     "loss_reserve": "liability",
     "provision_expense": "expense",
     "written_off": "expense",
+    # Money a payment provider collected and has not yet paid out to the fund's bank
+    # (below zero when a refund came after the payout: the provider takes it back).
+    "stripe_clearing": "asset",
+    "payment_fees": "expense",
 }
 
 register_race_constraint(RaceConstraint("uq_credit_schemes_slug", "credit_schemes", ("slug",)))
@@ -160,6 +165,12 @@ class ContributionRecord:
     transaction_id: uuid.UUID | None
     created_at: datetime
     received_at: datetime | None
+    returned_minor: int = 0
+
+    @property
+    def kept_minor(self) -> int:
+        """What the fund holds of it: received less refunds and disputes lost."""
+        return self.amount_minor - self.returned_minor
 
 
 @dataclass(frozen=True)
@@ -261,8 +272,9 @@ def _open_scheme_account(
             type=_TYPES[role],  # type: ignore[arg-type]
             currency=currency,
             owner_reference=f"scheme:{slug}",
-            # Interest paid ahead of its accrual takes the receivable below zero.
-            allow_overdraft=role == "interest_receivable",
+            # Interest paid ahead of its accrual takes the receivable below zero; a
+            # refund after a payout takes a provider's clearing below zero.
+            allow_overdraft=role in ("interest_receivable", "stripe_clearing"),
         ),
         now=now,
     )
@@ -451,13 +463,16 @@ def _post_receipt(
     description: str,
     now: datetime,
     metadata: dict[str, Any],
+    into: int | None = None,
+    extra: tuple[PostingSpec, ...] = (),
 ) -> uuid.UUID:
     record = post_transaction(
         connection,
         TransactionSpec(
             postings=(
-                debit(scheme.account("cash"), amount_minor, scheme.currency),
+                debit(into or scheme.account("cash"), amount_minor, scheme.currency),
                 credit(scheme.account(role), amount_minor, scheme.currency),
+                *extra,
             ),
             description=description,
             metadata={"credit": metadata},
@@ -470,11 +485,22 @@ def _post_receipt(
 
 
 def receive(
-    connection: Connection, scheme: SchemeRecord, contribution_id: uuid.UUID, *, now: datetime
+    connection: Connection,
+    scheme: SchemeRecord,
+    contribution_id: uuid.UUID,
+    *,
+    now: datetime,
+    into: int | None = None,
+    extra: tuple[PostingSpec, ...] = (),
+    metadata: dict[str, Any] | None = None,
 ) -> list[ContributionRecord]:
     """The pledged money arrived: post it, and release every sponsor's match of an
     investor's contribution. Returns the contribution and the matches it released.
-    Receiving a received contribution again returns it and its matches."""
+    Receiving a received contribution again returns it and its matches.
+
+    ``into``: the account the money arrived in (default the scheme's cash; a payment
+    provider's clearing account when it collected it), with ``extra`` postings in the
+    same transaction (the provider's fee)."""
     found = get_contribution(connection, scheme.id, contribution_id, lock=True)
     if found.status == "received":
         matches = [c for c in list_contributions(connection, scheme.id) if c.matches_id == found.id]
@@ -490,7 +516,9 @@ def receive(
         f"contribution:{found.id}",
         f"Contribution {found.reference} from {found.investor_name}",
         now,
-        {"contribution_id": str(found.id), "kind": found.kind},
+        {"contribution_id": str(found.id), "kind": found.kind, **(metadata or {})},
+        into,
+        extra,
     )
     connection.execute(
         update(contributions)
@@ -610,7 +638,7 @@ def fund_position(connection: Connection, scheme: SchemeRecord) -> FundPosition:
             pledged += item.amount_minor
         elif item.status == "received" and item.kind in ("investor", "matching"):
             by_investor[item.investor_name] = (
-                by_investor.get(item.investor_name, 0) + item.amount_minor
+                by_investor.get(item.investor_name, 0) + item.kept_minor
             )
     shares = tuple(
         InvestorShare(

@@ -35,9 +35,13 @@ def capital_as_of(
     connection: Connection, scheme_ids: Sequence[uuid.UUID], day_end: datetime
 ) -> tuple[int, list[tuple[str, int]]]:
     """Investors' and sponsors' matching capital received by ``day_end``: the total and
-    per investor (largest first)."""
+    per investor (largest first). Refunds and disputes lost are taken off whenever
+    they happened (contributions keep the returned total, not its dates)."""
     rows = connection.execute(
-        select(contributions.c.investor_name, func.sum(contributions.c.amount_minor))
+        select(
+            contributions.c.investor_name,
+            func.sum(contributions.c.amount_minor - contributions.c.returned_minor),
+        )
         .where(
             contributions.c.scheme_id.in_(list(scheme_ids)),
             contributions.c.status == "received",
