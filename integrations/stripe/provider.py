@@ -92,9 +92,7 @@ def _id(value: Any) -> str | None:
 class StripeProvider:
     name = NAME
 
-    def __init__(
-        self, settings: Settings, http_client: stripe.HTTPClient | None = None
-    ) -> None:
+    def __init__(self, settings: Settings, http_client: stripe.HTTPClient | None = None) -> None:
         self.settings = settings
         self._client = (
             stripe.StripeClient(
@@ -308,6 +306,7 @@ class StripeProvider:
             amount_minor=int(payout.amount),
             currency=str(payout.currency).upper(),
             status=str(payout.status),
+            created_at=datetime.fromtimestamp(int(payout.created), UTC),
             paid_at=datetime.fromtimestamp(
                 int(_get(payout, "arrival_date") or payout.created), UTC
             ),
@@ -373,7 +372,7 @@ class StripeProvider:
             report = self._attributed(connection, header, found)
             ids = [item.external_id for item, _ in report.items]
             booked = booked_items(connection, NAME, ids)
-            unpaid = unpaid_items(connection, NAME, report.currency, available_by=report.paid_at)
+            unpaid = unpaid_items(connection, NAME, report.currency, available_by=report.created_at)
             result = reconcile(NAME, report, booked, unpaid)
             ours = get_payout(connection, NAME, report.external_id)
             if ours is not None:

@@ -287,13 +287,15 @@ def scheme_account(
     (schemes made before provisioning had no provision expense account)."""
     if role in scheme.accounts:
         return scheme.account(role)
+    # The stored map, not the caller's copy: another role may have been opened since.
+    current = get_scheme(connection, scheme.id, lock=True).accounts
+    if role in current:
+        return int(current[role])
     opened = _open_scheme_account(
         connection, scheme.slug, scheme.name, role, scheme.currency, now
     ).id
     connection.execute(
-        update(schemes)
-        .where(schemes.c.id == scheme.id)
-        .values(accounts={**scheme.accounts, role: opened})
+        update(schemes).where(schemes.c.id == scheme.id).values(accounts={**current, role: opened})
     )
     return opened
 

@@ -258,6 +258,7 @@ class PayoutReport:
     amount_minor: int
     currency: str
     status: str
+    created_at: datetime  # what was available before it, the provider should pay out
     paid_at: datetime
     items: tuple[tuple[ProviderItem, CollectionRecord | None], ...]
 
@@ -360,15 +361,15 @@ def link_items(
 def unpaid_items(
     connection: Connection, provider: str, currency: str, *, available_by: datetime
 ) -> list[BookedItem]:
-    """Booked items no payout has taken, available by then: a payout made after that
-    should contain them."""
+    """Booked items no payout has taken, available before ``available_by``: a payout
+    made then should contain them."""
     rows = connection.execute(
         select(settlement_items)
         .where(
             settlement_items.c.provider == provider,
             settlement_items.c.currency == currency,
             settlement_items.c.payout_id.is_(None),
-            settlement_items.c.available_on <= available_by,
+            settlement_items.c.available_on < available_by,
         )
         .order_by(settlement_items.c.available_on, settlement_items.c.id)
     )
