@@ -22,6 +22,7 @@ from api.resources import (
     fx_rates,
     liquidity,
     loans,
+    payments,
     portfolio,
     quotes,
     remittances,
@@ -30,6 +31,7 @@ from api.resources import (
     transactions,
     webhooks,
 )
+from integrations.providers import PaymentProvider, build_providers
 from ledger.clock import Clock, SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database
@@ -54,8 +56,10 @@ def create_app(
     settings: Settings | None = None,
     database: Database | None = None,
     clock: Clock | None = None,
+    providers: dict[str, PaymentProvider] | None = None,
 ) -> Flask:
-    """Build the app for ``settings`` (default: the environment)."""
+    """Build the app for ``settings`` (default: the environment). ``providers``: the
+    payment providers (default: built from the settings)."""
     settings = settings or Settings.from_environment()
     app = Flask(__name__)
     app.config.update(
@@ -83,6 +87,9 @@ def create_app(
     app.extensions[DATABASE_EXTENSION] = database or create_database(settings=settings)
     app.extensions[CLOCK_EXTENSION] = clock or SystemClock()
     app.extensions[SETTINGS_EXTENSION] = settings
+    app.extensions[payments.PROVIDERS_EXTENSION] = (
+        providers if providers is not None else build_providers(settings)
+    )
 
     observability.install(app, log_requests=settings.log_requests)
     auth.install(app, RateLimiter(settings.rate_limit_per_second, settings.rate_limit_burst))
@@ -103,6 +110,7 @@ def create_app(
         loans,
         portfolio,
         webhooks,
+        payments,
     ):
         api.register_blueprint(module.blp)
     app.register_blueprint(_docs_assets())

@@ -30,7 +30,15 @@ RATE_LIMITER_EXTENSION = "ledger.rate_limiter"
 
 #: Endpoints anyone may call: health, and the API's own description.
 PUBLIC_ENDPOINTS = frozenset(
-    {"healthz", "readyz", "api-docs.openapi_json", "api-docs.openapi_swagger_ui", "docs.static"}
+    {
+        "healthz",
+        "readyz",
+        "api-docs.openapi_json",
+        "api-docs.openapi_swagger_ui",
+        "docs.static",
+        # Stripe signs its events instead (verified by the provider, see api.resources.payments).
+        "payments.stripe_webhook",
+    }
 )
 
 #: The OpenAPI security scheme every authenticated operation declares.

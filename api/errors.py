@@ -26,6 +26,7 @@ from ledger.errors import (
     NotFound,
     ValidationFailed,
 )
+from ledger.payments.errors import InvalidSignature, ProviderFailed, ProviderUnavailable
 
 log = logging.getLogger(__name__)
 
@@ -34,6 +35,9 @@ PROBLEM_MIMETYPE = "application/problem+json"
 
 _STATUS_BY_ERROR: list[tuple[type[LedgerError], int]] = [
     (Unauthenticated, 401),
+    (InvalidSignature, 400),
+    (ProviderUnavailable, 503),
+    (ProviderFailed, 502),
     (NotSchemeManager, 403),
     (ConcurrencyExhausted, 503),
     (NotFound, 404),
