@@ -464,6 +464,32 @@ ENDPOINTS: list[tuple[str, str, Any, tuple[str, ...], int, str | None]] = [
         "principal_not_found",
     ),
     ("GET", "/v1/job-runs", None, ("admin",), 200, None),
+    ("GET", "/v1/payment-providers", None, ANY, 200, None),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/contributions/{MISSING_UUID}/collections",
+        {"provider": "bank_transfer"},
+        ("fund_manager",),
+        404,
+        "scheme_not_found",
+    ),
+    (
+        "POST",
+        f"/v1/schemes/{MISSING_UUID}/bank-statements",
+        {"not": "csv"},
+        ("fund_manager",),
+        415,
+        "unsupported_media_type",
+    ),
+    ("GET", "/v1/integrations/stripe/events", None, ("admin",), 200, None),
+    (
+        "GET",
+        f"/v1/integrations/stripe/payouts/{MISSING_UUID}/reconciliation",
+        None,
+        ("admin",),
+        404,
+        "payout_not_found",
+    ),
     (
         "POST",
         "/v1/webhook-endpoints",
@@ -534,6 +560,7 @@ def test_the_matrix_covers_every_route_of_the_app(app):
         "/v1/openapi.json",
         "/v1/docs",
         "/v1/docs/assets/<path:filename>",
+        "/v1/integrations/stripe/webhooks",  # signed by Stripe: tests/api/test_payments_api.py
     }
     routes = {
         (method, re.sub(r"<[^>]+>", "{id}", rule.rule))
