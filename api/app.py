@@ -31,7 +31,8 @@ from api.resources import (
     transactions,
     webhooks,
 )
-from integrations.providers import PaymentProvider, build_providers
+from integrations.providers.base import PaymentProvider
+from integrations.providers.registry import build_providers
 from ledger.clock import Clock, SystemClock
 from ledger.config import Settings
 from ledger.db import Database, create_database

@@ -14,8 +14,9 @@ from api.context import clock, database, principal
 from api.errors import ApiProblem
 from api.resources import Blueprint, parse_uuid
 from api.schemas import BaseSchema, MoneySchema, SignedMoneySchema, Timestamp, money
-from integrations.providers import PaymentProvider, provider_named
 from integrations.providers.bank_transfer import NAME as BANK_TRANSFER
+from integrations.providers.base import PaymentProvider
+from integrations.providers.registry import provider_named
 from integrations.stripe.provider import NAME as STRIPE
 from ledger.payments.provider_events import list_events
 

@@ -65,7 +65,12 @@ from ledger.payments.errors import (
     ProviderUnavailable,
 )
 from ledger.payments.models import ReconciliationRun
-from ledger.payments.provider_events import ProviderEventRecord, finish_event, store_event
+from ledger.payments.provider_events import (
+    ProviderEventRecord,
+    finish_event,
+    list_events,
+    store_event,
+)
 from ledger.payments.reconciliation import reconcile
 
 log = logging.getLogger(__name__)
@@ -234,6 +239,22 @@ class StripeProvider:
             return Outcome("failed", stored.external_id, detail=text)
         database.run(lambda c: finish_event(c, stored.id, status="ignored", now=now))
         return Outcome("ignored", stored.external_id)
+
+    def retry_events(self, database: Database, *, now: datetime) -> list[Outcome]:
+        """Process again every event left failed or unfinished (oldest first); Stripe
+        also redelivers them for three days."""
+        pending = database.run(
+            lambda c: (
+                list_events(c, NAME, status="failed") + list_events(c, NAME, status="received")
+            )
+        )
+        outcomes = []
+        for stored in sorted(pending, key=lambda e: (e.received_at, e.id)):
+            try:
+                outcomes.append(self.process(database, stored, now=now))
+            except ProviderFailed as error:
+                outcomes.append(Outcome("failed", stored.external_id, detail=error.message))
+        return outcomes
 
     def _payment_items(self, intent_id: str) -> list[ProviderItem]:
         """Every balance transaction of the payment, the charge first."""

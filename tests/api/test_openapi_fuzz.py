@@ -174,7 +174,7 @@ def test_stripe_webhook_refuses_whatever_is_not_signed(case: Any, app: Any) -> N
     """With Stripe configured, any generated body (none is signed) is a 400, never a
     500."""
     from api.resources.payments import PROVIDERS_EXTENSION
-    from integrations.providers import build_providers
+    from integrations.providers.registry import build_providers
     from tests.stripe_fake import FakeStripe
 
     configured = Settings(stripe_api_key="sk_test_fake", stripe_webhook_secret="whsec_fuzz")

@@ -13,7 +13,7 @@ import pytest
 from api.app import create_app
 from api.context import CLOCK_EXTENSION, DATABASE_EXTENSION
 from api.resources.payments import PROVIDERS_EXTENSION
-from integrations.providers import build_providers
+from integrations.providers.registry import build_providers
 from ledger.config import Settings
 from tests.api.conftest import assert_problem, money
 from tests.stripe_fake import FakeStripe, signed

@@ -362,3 +362,37 @@ def test_two_deliveries_of_one_event_racing_book_it_once(postgres_database, cloc
     assert world.posted("stripe_clearing") == 97_000
     assert world.posted("payment_fees") == 3_000
     assert postgres_database.run(check_invariants) == []
+
+
+def test_the_cli_reconciles_payouts_and_retries_failed_events(world, database, monkeypatch, capsys):
+    """``ledger-integrations reconcile-stripe`` and ``retry-stripe-events`` on this
+    database, with the SDK's transport pointed at the fake."""
+    import json
+
+    from integrations import cli
+
+    monkeypatch.setattr(cli, "stripe_http_client", world.fake)
+    monkeypatch.setenv("DATABASE_URL", database.engine.url.render_as_string(hide_password=False))
+    monkeypatch.setenv("STRIPE_API_KEY", "sk_test_fake")
+    monkeypatch.setenv("STRIPE_WEBHOOK_SECRET", SECRET)
+    _, first = world.collect("INV-S1", 100_000)
+    world.deliver(world.fake.succeed(first, fee=3_000))
+    _, second = world.collect("INV-S2", 100_000)
+    late = world.fake.succeed(second, fee=3_000)
+    world.fake.down = True
+    with pytest.raises(ProviderFailed):
+        world.deliver(late)
+    world.fake.down = False
+    payout = world.fake.pay_out()
+    payout_id = payout["data"]["object"]["id"]
+    assert cli.main(["reconcile-stripe", "--payout", payout_id]) == 1  # the failed one
+    report = json.loads(capsys.readouterr().out)
+    assert [line["source"] for line in report["missing_ours"]] == [
+        world.fake.objects[second]["latest_charge"]
+    ]
+    assert cli.main(["retry-stripe-events"]) == 0
+    assert capsys.readouterr().out.strip() == f"{late['id']}: processed"
+    world.deliver(payout)
+    assert cli.main(["reconcile-stripe", "--since", "2026-01-01"]) == 0
+    assert json.loads(capsys.readouterr().out)["discrepancies"] == 0
+    assert world.posted("stripe_clearing") == 0
