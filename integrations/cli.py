@@ -20,7 +20,7 @@ import json
 import sys
 import time
 from collections.abc import Sequence
-from datetime import UTC, date, datetime
+from datetime import UTC, date, datetime, timedelta
 
 import stripe
 
@@ -35,7 +35,12 @@ from ledger.jobs.scheduler import build_scheduler
 
 def _deliver(database: Database, settings: Settings) -> dict[str, int]:
     sender = http_sender if settings.webhook_allow_private_urls else public_only(http_sender)
-    return deliver_due(database, now=SystemClock().now, sender=sender)
+    return deliver_due(
+        database,
+        now=SystemClock().now,
+        sender=sender,
+        lease=timedelta(seconds=settings.webhook_lease_seconds),
+    )
 
 
 def _worker(settings: Settings, _arguments: argparse.Namespace) -> int:

@@ -18,6 +18,8 @@ Variables (default, meaning):
 * SCHEDULER_INTERVAL_SECONDS (300): how often the scheduler looks for business dates
   to run (each ended date runs once; a missed one runs at the next look).
 * WEBHOOK_POLL_SECONDS (5): how often the worker looks for webhook deliveries due.
+* WEBHOOK_LEASE_SECONDS (60): how long a worker holds a delivery it took; one that
+  dies meanwhile leaves it to another after this (keep it above the 10 s send timeout).
 * WEBHOOK_ALLOW_PRIVATE_URLS (0): 1 lets deliveries go to loopback and private
   addresses (a local receiver while trying the service); off, such URLs are refused
   at the send so a partner's URL cannot reach this service's own network.
@@ -68,6 +70,7 @@ class Settings:
     scheduler_start_date: date | None = None
     webhook_poll_seconds: int = 5
     webhook_allow_private_urls: bool = False
+    webhook_lease_seconds: int = 60
     stripe_api_key: str | None = field(default=None, repr=False)
     stripe_webhook_secret: str | None = field(default=None, repr=False)
     stripe_webhook_tolerance_seconds: int = 300
@@ -86,8 +89,13 @@ class Settings:
         edges = self.delinquency_buckets
         if not edges or edges[0] < 1 or list(edges) != sorted(set(edges)):
             raise ValueError("DELINQUENCY_BUCKETS must be increasing whole days, from 1")
-        if self.scheduler_interval_seconds < 1 or self.webhook_poll_seconds < 1:
-            raise ValueError("SCHEDULER_INTERVAL_SECONDS and WEBHOOK_POLL_SECONDS are positive")
+        if min(
+            self.scheduler_interval_seconds, self.webhook_poll_seconds, self.webhook_lease_seconds
+        ) < 1:
+            raise ValueError(
+                "SCHEDULER_INTERVAL_SECONDS, WEBHOOK_POLL_SECONDS and WEBHOOK_LEASE_SECONDS "
+                "are positive"
+            )
 
     @classmethod
     def from_environment(cls, environ: dict[str, str] | None = None) -> Settings:
@@ -111,6 +119,7 @@ class Settings:
             scheduler_interval_seconds=int(env.get("SCHEDULER_INTERVAL_SECONDS", "300")),
             webhook_poll_seconds=int(env.get("WEBHOOK_POLL_SECONDS", "5")),
             webhook_allow_private_urls=env.get("WEBHOOK_ALLOW_PRIVATE_URLS", "0") == "1",
+            webhook_lease_seconds=int(env.get("WEBHOOK_LEASE_SECONDS", "60")),
             stripe_api_key=env.get("STRIPE_API_KEY") or None,
             stripe_webhook_secret=env.get("STRIPE_WEBHOOK_SECRET") or None,
             stripe_webhook_tolerance_seconds=int(

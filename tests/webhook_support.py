@@ -4,6 +4,7 @@ signatures, remembers what came, and answers with the statuses it is told to."""
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
@@ -20,6 +21,7 @@ class Receiver:
     statuses: list[int] = field(default_factory=list)  # answers to give, then 200s
     received: list[dict[str, Any]] = field(default_factory=list)
     location: str | None = None  # sent with 3xx answers
+    hold_first: float = 0.0  # seconds the first request waits before its answer
     lock: threading.Lock = field(default_factory=threading.Lock)
 
     def event_ids(self) -> list[str]:
@@ -42,6 +44,7 @@ def receiver(now: Any = None) -> Iterator[Receiver]:
                 else None
             )
             with state.lock:
+                first = not state.received
                 status = state.statuses.pop(0) if state.statuses else 200
                 state.received.append(
                     {
@@ -51,7 +54,12 @@ def receiver(now: Any = None) -> Iterator[Receiver]:
                         "status": status,
                     }
                 )
-            self.send_response(status)
+            if first and state.hold_first:
+                time.sleep(state.hold_first)  # the sender is mid-delivery meanwhile
+            try:
+                self.send_response(status)
+            except OSError:
+                return  # the sender is gone
             if state.location and 300 <= status < 400:
                 self.send_header("Location", state.location)
             self.send_header("Content-Length", "0")

@@ -124,7 +124,9 @@ def body_of(event_id: uuid.UUID, type: str, created_at: datetime, data: Any) -> 
     return json.dumps(payload, separators=(",", ":"), sort_keys=True).encode()
 
 
-def claim(connection: Connection, *, now: datetime, limit: int = CLAIM_BATCH) -> list[Claimed]:
+def claim(
+    connection: Connection, *, now: datetime, limit: int = CLAIM_BATCH, lease: timedelta = LEASE
+) -> list[Claimed]:
     due = (
         select(deliveries.c.id)
         .join(endpoints, endpoints.c.id == deliveries.c.endpoint_id)
@@ -143,7 +145,7 @@ def claim(connection: Connection, *, now: datetime, limit: int = CLAIM_BATCH) ->
     if not ids:
         return []
     connection.execute(
-        update(deliveries).where(deliveries.c.id.in_(ids)).values(lease_until=now + LEASE)
+        update(deliveries).where(deliveries.c.id.in_(ids)).values(lease_until=now + lease)
     )
     rows = connection.execute(
         select(
@@ -250,10 +252,13 @@ def deliver_due(
     now: Callable[[], datetime],
     sender: Sender = http_sender,
     limit: int = CLAIM_BATCH,
+    lease: timedelta = LEASE,
 ) -> dict[str, int]:
-    """One pass of the worker: claim what is due, send, record. Counts by outcome."""
+    """One pass of the worker: claim what is due, send, record. Counts by outcome.
+    ``lease`` must outlast a send (``TIMEOUT_SECONDS``), or a slow send could be
+    claimed again by another worker while still in flight."""
     outcomes = {"delivered": 0, "pending": 0, "failed": 0}
-    for item in database.run(lambda c: claim(c, now=now(), limit=limit)):
+    for item in database.run(lambda c: claim(c, now=now(), limit=limit, lease=lease)):
         started_at, clock = now(), time.perf_counter()
         timestamp = int(started_at.timestamp())
         headers = {

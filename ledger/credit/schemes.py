@@ -16,6 +16,8 @@ A scheme keeps its own books, in its currency, in accounts ``scheme:<slug>:<role
 | loss_reserve | liability | provisions for losses, by delinquency bucket |
 | provision_expense | expense | what the provisions cost (and gave back) |
 | written_off | expense | principal lost beyond the first-loss layer |
+| stripe_clearing | asset | collected by Stripe, not yet paid out (below 0: refunded after) |
+| payment_fees | expense | what payment providers kept |
 
 * A **contribution** is pledged, then received: receipt posts cash / capital (an
   investor's) or cash / first_loss (a sponsor's layer). Each investor's received
