@@ -89,9 +89,14 @@ class Settings:
         edges = self.delinquency_buckets
         if not edges or edges[0] < 1 or list(edges) != sorted(set(edges)):
             raise ValueError("DELINQUENCY_BUCKETS must be increasing whole days, from 1")
-        if min(
-            self.scheduler_interval_seconds, self.webhook_poll_seconds, self.webhook_lease_seconds
-        ) < 1:
+        if (
+            min(
+                self.scheduler_interval_seconds,
+                self.webhook_poll_seconds,
+                self.webhook_lease_seconds,
+            )
+            < 1
+        ):
             raise ValueError(
                 "SCHEDULER_INTERVAL_SECONDS, WEBHOOK_POLL_SECONDS and WEBHOOK_LEASE_SECONDS "
                 "are positive"

@@ -19,6 +19,7 @@ from ledger.journal.models import Account, Posting, Seal, SealHead, SealQueueEnt
 from ledger.parties.models import Customer, PartnerAccount
 from ledger.payments.models import (
     PaymentCollection,
+    PayoutItem,
     ProviderEvent,
     ProviderPayout,
     ReconciliationRun,
@@ -59,6 +60,7 @@ __all__ = [
     "PartnerAccount",
     "PartnerLiquidity",
     "PaymentCollection",
+    "PayoutItem",
     "PlatformFeeAgreement",
     "PlatformFeeCharge",
     "PortfolioSnapshot",

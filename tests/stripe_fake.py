@@ -338,7 +338,13 @@ class FakeStripe(stripe.HTTPClient):
         return self.event(f"payout.{status}", payout_id)
 
     def fail_payout(self, payout_id: str) -> dict[str, Any]:
-        self.objects[payout_id]["status"] = "failed"
+        """The bank sent it back: Stripe puts the amount on the balance again (a
+        ``payout_failure`` balance transaction, paid out with the next payout)."""
+        payout = self.objects[payout_id]
+        payout["status"] = "failed"
+        self._transaction(
+            "payout_failure", payout_id, payout["amount"], 0, payout["currency"], available_days=0
+        )
         return self.event("payout.failed", payout_id)
 
     # ------------------------------------------------------------ events

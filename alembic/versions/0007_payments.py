@@ -65,6 +65,25 @@ def upgrade() -> None:
         ),
     )
     op.create_table(
+        "payout_items",
+        sa.Column("id", sa.Uuid(), nullable=False),
+        sa.Column("payout_id", sa.Uuid(), nullable=False),
+        sa.Column("provider", sa.String(length=20), nullable=False),
+        sa.Column("external_id", sa.String(length=255), nullable=False),
+        sa.Column("kind", sa.String(length=30), nullable=False),
+        sa.Column("source_id", sa.String(length=255), nullable=False),
+        sa.Column("net_minor", sa.BigInteger(), nullable=False),
+        sa.ForeignKeyConstraint(
+            ["payout_id"],
+            ["provider_payouts.id"],
+            name=op.f("fk_payout_items_payout_id_provider_payouts"),
+        ),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_payout_items")),
+        sa.UniqueConstraint(
+            "provider", "external_id", name=op.f("uq_payout_items_provider_external_id")
+        ),
+    )
+    op.create_table(
         "reconciliation_runs",
         sa.Column("id", sa.Uuid(), nullable=False),
         sa.Column("provider", sa.String(length=20), nullable=False),
@@ -177,6 +196,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     with op.batch_alter_table("contributions", schema=None) as batch_op:
+        batch_op.drop_constraint(op.f("ck_contributions_returned"), type_="check")
         batch_op.drop_column("returned_minor")
 
     with op.batch_alter_table("settlement_items", schema=None) as batch_op:
@@ -189,6 +209,7 @@ def downgrade() -> None:
         batch_op.drop_index("ix_reconciliation_runs_payout")
 
     op.drop_table("reconciliation_runs")
+    op.drop_table("payout_items")
     op.drop_table("provider_payouts")
     with op.batch_alter_table("provider_events", schema=None) as batch_op:
         batch_op.drop_index("ix_provider_events_status")

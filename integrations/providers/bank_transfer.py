@@ -181,7 +181,11 @@ class BankTransferProvider:
                 ):
                     result["outcome"] = "amount_differs"
                     result["expected"] = money_data(collection.amount_minor, collection.currency)
-                elif collection.status != "open":
+                elif collection.status != "open" or (
+                    get_contribution(connection, scheme.id, collection.contribution_id).status
+                    != "pledged"
+                ):
+                    # Received another way (confirmed by hand, paid by card) meanwhile.
                     result["outcome"] = "already_received"
                 else:
                     arrived = datetime.combine(line["date"], time(), UTC)

@@ -44,7 +44,7 @@ from ledger.credit.schemes import (
     require_manager,
 )
 from ledger.db import Database
-from ledger.errors import LedgerError
+from ledger.errors import ConcurrencyExhausted, LedgerError
 from ledger.ids import uuid7
 from ledger.payments.bookkeeping import (
     PayoutReport,
@@ -54,6 +54,7 @@ from ledger.payments.bookkeeping import (
     booked_items,
     get_payout,
     link_items,
+    returned_items,
     reverse_payout,
     unpaid_items,
 )
@@ -231,6 +232,8 @@ class StripeProvider:
                 lambda c: finish_event(c, stored.id, status="failed", error=message, now=now)
             )
             raise ProviderFailed(message, provider=NAME) from None
+        except ConcurrencyExhausted:
+            raise  # transient: 503, and Stripe delivers it again
         except LedgerError as error:
             # Not something a retry fixes by itself: kept as failed, for people.
             text = f"{error.code}: {error.message}"
@@ -291,6 +294,9 @@ class StripeProvider:
     def _sync_payment(
         self, database: Database, stored: ProviderEventRecord, intent_id: str, *, now: datetime
     ) -> Outcome:
+        if database.run(lambda c: find_collection(c, NAME, intent_id)) is None:
+            database.run(lambda c: finish_event(c, stored.id, status="ignored", now=now))
+            return Outcome("ignored", stored.external_id, detail="not a collection of ours")
         items = self._payment_items(intent_id)  # outside the transaction
 
         def apply(connection: Connection) -> Outcome:
@@ -310,18 +316,20 @@ class StripeProvider:
         return database.run(apply)
 
     def _fetch_payout(self, payout_id: str) -> tuple[PayoutReport, list[Fetched]]:
-        """The payout (without items) and its balance transactions with the
-        PaymentIntent each is of."""
+        """The payout (without items) and, once paid, its balance transactions with
+        the PaymentIntent each is of."""
         v1 = self.client.v1
         payout = v1.payouts.retrieve(payout_id)
-        listed = v1.balance_transactions.list(
-            params={"payout": payout_id, "limit": 100, "expand": ["data.source"]}
-        )
-        found = [
-            (item_of(transaction), payment_intent_of(_get(transaction, "source")))
-            for transaction in listed.auto_paging_iter()
-            if _get(transaction, "type") != "payout"
-        ]
+        found: list[Fetched] = []
+        if payout.status == "paid":
+            listed = v1.balance_transactions.list(
+                params={"payout": payout_id, "limit": 100, "expand": ["data.source"]}
+            )
+            found = [
+                (item_of(transaction), payment_intent_of(_get(transaction, "source")))
+                for transaction in listed.auto_paging_iter()
+                if _get(transaction, "type") != "payout"
+            ]
         header = PayoutReport(
             external_id=payout.id,
             amount_minor=int(payout.amount),
@@ -349,27 +357,27 @@ class StripeProvider:
     def _payout_event(
         self, database: Database, stored: ProviderEventRecord, obj: dict[str, Any], *, now: datetime
     ) -> Outcome:
-        payout_id = str(obj.get("id"))
-        if stored.type != "payout.paid":
-            status = stored.type.split(".", 1)[1]
-
-            def undo(connection: Connection) -> Outcome:
-                reversed_ = reverse_payout(connection, NAME, payout_id, status=status, now=now)
-                finish_event(connection, stored.id, status="processed", now=now)
-                return Outcome("processed", stored.external_id, booked=int(reversed_ is not None))
-
-            return database.run(undo)
-        header, found = self._fetch_payout(payout_id)
+        """Act on the payout as Stripe has it now (whatever event said so, in whatever
+        order): paid, book it; failed or cancelled, undo it (or record it so a late
+        "paid" books nothing); pending or in transit, nothing yet."""
+        header, found = self._fetch_payout(str(obj.get("id")))
 
         def apply(connection: Connection) -> Outcome:
             report = self._attributed(connection, header, found)
-            booked = book_payout(connection, NAME, report, now=now)
+            if report.status == "paid":
+                booked = book_payout(connection, NAME, report, now=now)
+            elif report.status in ("failed", "canceled"):
+                booked = reverse_payout(connection, NAME, report, now=now)
+            else:
+                finish_event(connection, stored.id, status="processed", now=now)
+                return Outcome("processed", stored.external_id, detail=report.status)
             finish_event(connection, stored.id, status="processed", now=now)
             return Outcome(
                 "processed",
                 stored.external_id,
                 booked=len(booked.transactions),
-                extra={"unattributed_minor": booked.unattributed_minor},
+                detail=booked.status,
+                extra={"unmoved_minor": booked.unattributed_minor},
             )
 
         return database.run(apply)
@@ -394,7 +402,8 @@ class StripeProvider:
             ids = [item.external_id for item, _ in report.items]
             booked = booked_items(connection, NAME, ids)
             unpaid = unpaid_items(connection, NAME, report.currency, available_by=report.created_at)
-            result = reconcile(NAME, report, booked, unpaid)
+            returned = returned_items(connection, NAME, [item for item, _ in report.items])
+            result = reconcile(NAME, report, booked, unpaid, accounted=returned)
             ours = get_payout(connection, NAME, report.external_id)
             if ours is not None:
                 link_items(connection, NAME, ours.id, [i for i in ids if i in booked])

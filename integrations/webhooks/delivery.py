@@ -27,10 +27,10 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
-from urllib.parse import urlsplit
 
 import requests
 from sqlalchemy import Connection, and_, insert, or_, select, update
+from urllib3.util import parse_url
 
 from integrations.webhooks.signing import EVENT_ID_HEADER, SIGNATURE_HEADER, signature_header
 from ledger.db import Database
@@ -58,6 +58,7 @@ class Claimed:
     secret: str
     event_id: uuid.UUID
     body: bytes
+    lease_until: datetime
 
 
 @dataclass(frozen=True)
@@ -84,16 +85,17 @@ def http_sender(url: str, body: bytes, headers: dict[str, str]) -> Response:
 
 
 def _private_address(host: str) -> str | None:
-    """The first address of ``host`` inside this network (loopback, private, link-local
-    such as cloud metadata, reserved), or None when all are public."""
+    """Why ``host`` may not be called: an address inside this network (loopback,
+    private, link-local such as cloud metadata, reserved) or no address at all; None
+    when every address is public."""
     try:
         infos = socket.getaddrinfo(host, None, proto=socket.IPPROTO_TCP)
-    except OSError:
-        return None  # the send will fail and say why
+    except OSError as error:
+        return f"does not resolve ({error.strerror or error})"  # refused, not waved through
     for info in infos:
         address = ipaddress.ip_address(info[4][0])
         if not address.is_global:
-            return str(address)
+            return f"resolves to non-public address {address}"
     return None
 
 
@@ -104,10 +106,12 @@ def public_only(sender: Sender) -> Sender:
     closes (see README)."""
 
     def send(url: str, body: bytes, headers: dict[str, str]) -> Response:
-        host = urlsplit(url).hostname or ""
-        private = _private_address(host)
-        if private is not None:
-            return Response(None, f"refused: {host} resolves to non-public address {private}")
+        # The host the HTTP library will connect to (urllib3 parses URLs its own way;
+        # urlsplit does not always agree, e.g. on backslashes before an "@").
+        host = (parse_url(url).host or "").strip("[]")
+        reason = _private_address(host) if host else "has no host"
+        if reason is not None:
+            return Response(None, f"refused: {host} {reason}")
         return sender(url, body, headers)
 
     return send
@@ -171,6 +175,7 @@ def claim(
             row.secret,
             row.event_id,
             body_of(row.event_id, row.type, row.created_at, row.data),
+            now + lease,
         )
         for row in rows
     ]
@@ -191,6 +196,8 @@ def record(
         .where(deliveries.c.id == claimed.delivery_id)
         .with_for_update()
     ).one()
+    if current.status != "pending":
+        return str(current.status)  # settled meanwhile (a replay's send): keep it
     number = current.attempts + 1
     connection.execute(
         insert(attempts).values(
@@ -246,6 +253,24 @@ def record(
     return "pending"
 
 
+def renew(
+    connection: Connection, claimed: Claimed, *, now: datetime, lease: timedelta
+) -> Claimed | None:
+    """Hold the delivery for one more send, if it is still this worker's (a batch's
+    later items would otherwise outlive the claim's lease and be taken again)."""
+    until = now + lease
+    taken = connection.execute(
+        update(deliveries)
+        .where(
+            deliveries.c.id == claimed.delivery_id,
+            deliveries.c.status == "pending",
+            deliveries.c.lease_until == claimed.lease_until,
+        )
+        .values(lease_until=until)
+    ).rowcount
+    return Claimed(**{**claimed.__dict__, "lease_until": until}) if taken == 1 else None
+
+
 def deliver_due(
     database: Database,
     *,
@@ -255,10 +280,13 @@ def deliver_due(
     lease: timedelta = LEASE,
 ) -> dict[str, int]:
     """One pass of the worker: claim what is due, send, record. Counts by outcome.
-    ``lease`` must outlast a send (``TIMEOUT_SECONDS``), or a slow send could be
-    claimed again by another worker while still in flight."""
+    Each send renews its delivery's lease first, so ``lease`` must outlast one send
+    (``TIMEOUT_SECONDS``), not the batch."""
     outcomes = {"delivered": 0, "pending": 0, "failed": 0}
-    for item in database.run(lambda c: claim(c, now=now(), limit=limit, lease=lease)):
+    for claimed in database.run(lambda c: claim(c, now=now(), limit=limit, lease=lease)):
+        item = database.run(lambda c, claimed=claimed: renew(c, claimed, now=now(), lease=lease))
+        if item is None:
+            continue  # another worker has it now
         started_at, clock = now(), time.perf_counter()
         timestamp = int(started_at.timestamp())
         headers = {

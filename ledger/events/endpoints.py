@@ -75,6 +75,11 @@ def register_endpoint(
     parts = urlsplit(url)
     if parts.scheme not in ("https", "http") or not parts.hostname:
         raise ValidationFailed("an endpoint is an http(s) URL with a host", field="url")
+    # Credentials, backslashes and blanks are where URL parsers disagree on the host.
+    if "@" in parts.netloc or any(c in url for c in "\\ \t\r\n"):
+        raise ValidationFailed(
+            "an endpoint URL has no credentials, backslashes or blanks", field="url"
+        )
     wanted = list(dict.fromkeys(event_types))
     unknown = [t for t in wanted if t not in EVENT_TYPES and t != "*"]
     if not wanted or unknown:

@@ -52,14 +52,16 @@ from ledger.journal import (
 )
 from ledger.payments.collections import CollectionRecord, collections
 from ledger.payments.errors import SettlementMismatch
-from ledger.payments.models import ProviderPayout, SettlementItem
+from ledger.payments.models import PayoutItem, ProviderPayout, SettlementItem
 
 settlement_items = SettlementItem.__table__
 payouts = ProviderPayout.__table__
+payout_items = PayoutItem.__table__
 
 for _table, _name in (
     ("settlement_items", "uq_settlement_items_provider_external_id"),
     ("provider_payouts", "uq_provider_payouts_provider_external_id"),
+    ("payout_items", "uq_payout_items_provider_external_id"),
 ):
     register_race_constraint(RaceConstraint(_name, _table, ("provider", "external_id")))
 
@@ -246,7 +248,9 @@ def book_item(
         "created_at": now,
     }
     connection.execute(insert(settlement_items).values(**values))
-    return BookedItem(**values)
+    booked = BookedItem(**values)
+    settle_late_item(connection, provider, booked, now=now)
+    return booked
 
 
 @dataclass(frozen=True)
@@ -286,66 +290,187 @@ def get_payout(connection: Connection, provider: str, external_id: str) -> Payou
     return PayoutRecord(**{name: getattr(row, name) for name in PayoutRecord.__dataclass_fields__})
 
 
-def book_payout(
-    connection: Connection, provider: str, report: PayoutReport, *, now: datetime
-) -> PayoutRecord:
-    """Move each scheme's part of the payout from clearing to cash; once per payout."""
-    existing = get_payout(connection, provider, report.external_id)
-    if existing is not None:
-        return existing
-    by_scheme: dict[uuid.UUID, int] = defaultdict(int)
-    unattributed = 0
-    for item, collection in report.items:
-        if collection is None or item.currency != collection.currency:
-            unattributed += item.net_minor
-        else:
-            by_scheme[collection.scheme_id] += item.net_minor
-    transactions: dict[str, str] = {}
-    for scheme_id, net in sorted(by_scheme.items()):
-        if net == 0:
-            continue
-        scheme = get_scheme(connection, scheme_id)
-        clearing = scheme_account(connection, scheme, clearing_role(provider), now=now)
-        cash, amount = scheme.account("cash"), abs(net)
-        postings = (
-            (debit(cash, amount, scheme.currency), credit(clearing, amount, scheme.currency))
-            if net > 0
-            else (debit(clearing, amount, scheme.currency), credit(cash, amount, scheme.currency))
-        )
-        record = post_transaction(
+def _move(
+    connection: Connection,
+    provider: str,
+    scheme_id: uuid.UUID,
+    net: int,
+    *,
+    key: str,
+    payout: str,
+    now: datetime,
+) -> str:
+    """Clearing to cash (or back, for a negative net): one journal transaction."""
+    scheme = get_scheme(connection, scheme_id)
+    clearing = scheme_account(connection, scheme, clearing_role(provider), now=now)
+    cash, amount = scheme.account("cash"), abs(net)
+    postings = (
+        (debit(cash, amount, scheme.currency), credit(clearing, amount, scheme.currency))
+        if net > 0
+        else (debit(clearing, amount, scheme.currency), credit(cash, amount, scheme.currency))
+    )
+    return str(
+        post_transaction(
             connection,
             TransactionSpec(
                 postings=postings,
-                description=f"{provider} payout {report.external_id}",
-                metadata={"payment": {"provider": provider, "payout": report.external_id}},
-                idempotency_key=f"{provider}:payout:{report.external_id}",
+                description=f"{provider} payout {payout}",
+                metadata={"payment": {"provider": provider, "payout": payout}},
+                idempotency_key=key,
                 client_id=scheme.client_id,
             ),
             clock=FixedClock(now),
-        )
-        transactions[str(scheme_id)] = str(record.id)
-    record = PayoutRecord(
-        id=uuid7(),
-        provider=provider,
-        external_id=report.external_id,
-        amount_minor=report.amount_minor,
-        currency=report.currency,
-        status=report.status,
-        transactions=transactions,
-        unattributed_minor=unattributed,
-        paid_at=report.paid_at,
-        booked_at=now,
+        ).id
     )
-    connection.execute(insert(payouts).values(**record.__dict__))
-    link_items(connection, provider, record.id, [item.external_id for item, _ in report.items])
-    return record
+
+
+def _returned_shares(
+    connection: Connection, provider: str, item: ProviderItem
+) -> dict[uuid.UUID, int] | None:
+    """A failed payout's money coming back onto the provider's balance (Stripe's
+    ``payout_failure``, sourced by that payout): its schemes' shares, or None."""
+    if item.kind != "payout_failure":
+        return None
+    failed = get_payout(connection, provider, item.source_id)
+    if failed is None or failed.status not in ("failed", "canceled"):
+        return None
+    shares: dict[uuid.UUID, int] = defaultdict(int)
+    for entry in failed.transactions.values():
+        shares[uuid.UUID(entry["scheme_id"])] += int(entry["net"])
+    return shares
+
+
+def returned_items(connection: Connection, provider: str, items: list[ProviderItem]) -> set[str]:
+    """The ids of ``items`` that return a failed payout of ours."""
+    return {
+        item.external_id
+        for item in items
+        if _returned_shares(connection, provider, item) is not None
+    }
+
+
+def book_payout(
+    connection: Connection, provider: str, report: PayoutReport, *, now: datetime
+) -> PayoutRecord:
+    """Record the payout and its items, once. Paid: move each scheme's part from
+    clearing to cash, the nets of the items the ledger booked (an item booked later
+    moves its own when it is booked; one never booked never moves). Failed or
+    cancelled before it was booked: recorded so a late "paid" books nothing."""
+    existing = get_payout(connection, provider, report.external_id)
+    if existing is not None:
+        return existing
+    payout_id = uuid7()
+    connection.execute(
+        insert(payouts).values(
+            id=payout_id,
+            provider=provider,
+            external_id=report.external_id,
+            amount_minor=report.amount_minor,
+            currency=report.currency,
+            status=report.status,
+            transactions={},
+            unattributed_minor=0,
+            paid_at=report.paid_at,
+            booked_at=now,
+        )
+    )
+    if report.items:
+        connection.execute(
+            insert(payout_items),
+            [
+                {
+                    "id": uuid7(),
+                    "payout_id": payout_id,
+                    "provider": provider,
+                    "external_id": item.external_id,
+                    "kind": item.kind,
+                    "source_id": item.source_id,
+                    "net_minor": item.net_minor,
+                }
+                for item, _ in report.items
+            ],
+        )
+    transactions: dict[str, dict[str, Any]] = {}
+    unattributed = 0
+    if report.status == "paid":
+        ids = [item.external_id for item, _ in report.items]
+        booked = booked_items(connection, provider, ids)
+        by_scheme: dict[uuid.UUID, int] = defaultdict(int)
+        for item, _collection in report.items:
+            returned = _returned_shares(connection, provider, item)
+            if item.external_id in booked:
+                by_scheme[booked[item.external_id].scheme_id] += booked[item.external_id].net_minor
+            elif returned is not None:
+                for scheme_id, net in returned.items():
+                    by_scheme[scheme_id] += net
+            else:
+                unattributed += item.net_minor
+        for scheme_id, net in sorted(by_scheme.items()):
+            if net:
+                transactions[str(scheme_id)] = {
+                    "scheme_id": str(scheme_id),
+                    "net": net,
+                    "transaction_id": _move(
+                        connection,
+                        provider,
+                        scheme_id,
+                        net,
+                        key=f"{provider}:payout:{report.external_id}",
+                        payout=report.external_id,
+                        now=now,
+                    ),
+                }
+        link_items(connection, provider, payout_id, ids)
+    connection.execute(
+        update(payouts)
+        .where(payouts.c.id == payout_id)
+        .values(transactions=transactions, unattributed_minor=unattributed)
+    )
+    found = get_payout(connection, provider, report.external_id)
+    assert found is not None
+    return found
+
+
+def settle_late_item(
+    connection: Connection, provider: str, booked: BookedItem, *, now: datetime
+) -> None:
+    """An item booked after the payout that contained it was booked: move its net
+    now, so clearing holds only what the provider still holds."""
+    row = connection.execute(
+        select(payouts)
+        .join(payout_items, payout_items.c.payout_id == payouts.c.id)
+        .where(
+            payout_items.c.provider == provider, payout_items.c.external_id == booked.external_id
+        )
+    ).first()
+    if row is None or row.status != "paid" or booked.net_minor == 0:
+        return
+    key = f"{provider}:payout:{row.external_id}:{booked.external_id}"
+    transaction_id = _move(
+        connection,
+        provider,
+        booked.scheme_id,
+        booked.net_minor,
+        key=key,
+        payout=row.external_id,
+        now=now,
+    )
+    entries = {
+        **row.transactions,
+        key: {
+            "scheme_id": str(booked.scheme_id),
+            "net": booked.net_minor,
+            "transaction_id": transaction_id,
+        },
+    }
+    connection.execute(update(payouts).where(payouts.c.id == row.id).values(transactions=entries))
+    link_items(connection, provider, row.id, [booked.external_id])
 
 
 def link_items(
     connection: Connection, provider: str, payout_id: uuid.UUID, external_ids: list[str]
 ) -> None:
-    """Say which payout took these booked items to the bank (items booked after their
-    payout are linked by the reconciliation)."""
+    """Say which payout took these booked items to the bank."""
     if external_ids:
         connection.execute(
             update(settlement_items)
@@ -377,28 +502,28 @@ def unpaid_items(
 
 
 def reverse_payout(
-    connection: Connection, provider: str, external_id: str, *, status: str, now: datetime
-) -> PayoutRecord | None:
-    """A booked payout that failed or was cancelled after all (the bank sent it back):
-    its money is on the provider's balance again. Reverses its transactions, unlinks
-    its items; None when it was never booked, the same record when reversed before."""
-    found = get_payout(connection, provider, external_id)
-    if found is None or found.status in ("failed", "canceled"):
+    connection: Connection, provider: str, report: PayoutReport, *, now: datetime
+) -> PayoutRecord:
+    """A payout that failed or was cancelled: reverse what booking it moved (its money
+    is on the provider's balance again; the provider returns it as an item of a later
+    payout, which moves it back). Not booked before: recorded as such, so a late
+    "paid" books nothing. Reversed before: unchanged."""
+    found = get_payout(connection, provider, report.external_id)
+    if found is None:
+        return book_payout(connection, provider, report, now=now)
+    if found.status in ("failed", "canceled"):
         return found
-    for scheme_id, transaction_id in sorted(found.transactions.items()):
-        scheme = get_scheme(connection, uuid.UUID(scheme_id))
+    for key, entry in sorted(found.transactions.items()):
+        scheme = get_scheme(connection, uuid.UUID(entry["scheme_id"]))
         reverse_transaction(
             connection,
-            uuid.UUID(transaction_id),
-            description=f"{provider} payout {external_id} {status}",
-            idempotency_key=f"{provider}:payout-{status}:{external_id}",
+            uuid.UUID(entry["transaction_id"]),
+            description=f"{provider} payout {report.external_id} {report.status}",
+            idempotency_key=f"{provider}:reversal:{key}",
             client_id=scheme.client_id,
             clock=FixedClock(now),
         )
-    connection.execute(update(payouts).where(payouts.c.id == found.id).values(status=status))
-    connection.execute(
-        update(settlement_items)
-        .where(settlement_items.c.payout_id == found.id)
-        .values(payout_id=None)
-    )
-    return get_payout(connection, provider, external_id)
+    connection.execute(update(payouts).where(payouts.c.id == found.id).values(status=report.status))
+    refreshed = get_payout(connection, provider, report.external_id)
+    assert refreshed is not None
+    return refreshed

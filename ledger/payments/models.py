@@ -94,12 +94,30 @@ class ProviderPayout(Base):
     amount_minor: Mapped[int] = mapped_column(BigInteger)
     currency: Mapped[str] = mapped_column(String(3))
     status: Mapped[str] = mapped_column(String(20))
-    # Journal transactions of the payout, per scheme (a payout mixes schemes' money).
+    # Journal transactions of the payout: key -> {scheme_id, transaction_id, net} (a
+    # payout mixes schemes' money; items booked after it add theirs).
     transactions: Mapped[dict[str, Any]] = mapped_column(JSONObject)
     # What could not be attributed to a scheme (foreign charges, account fees).
     unattributed_minor: Mapped[int] = mapped_column(BigInteger)
     paid_at: Mapped[datetime] = mapped_column(UTCDateTime)
     booked_at: Mapped[datetime] = mapped_column(UTCDateTime)
+
+    __table_args__ = (UniqueConstraint("provider", "external_id"),)
+
+
+class PayoutItem(Base):
+    """Every item a payout contained, as the provider listed it (booked or not): an
+    item booked after its payout was booked still finds the payout that took it."""
+
+    __tablename__ = "payout_items"
+
+    id: Mapped[uuid.UUID] = mapped_column(Uuid, primary_key=True)
+    payout_id: Mapped[uuid.UUID] = mapped_column(Uuid, ForeignKey("provider_payouts.id"))
+    provider: Mapped[str] = mapped_column(String(20))
+    external_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_LENGTH_MAX))
+    kind: Mapped[str] = mapped_column(String(30))
+    source_id: Mapped[str] = mapped_column(String(EXTERNAL_ID_LENGTH_MAX))
+    net_minor: Mapped[int] = mapped_column(BigInteger)
 
     __table_args__ = (UniqueConstraint("provider", "external_id"),)
 

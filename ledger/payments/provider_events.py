@@ -112,12 +112,14 @@ def list_events(
     provider: str,
     *,
     status: str | None = None,
-    limit: int = 100,
+    limit: int | None = 100,
 ) -> list[ProviderEventRecord]:
+    """Oldest first; ``limit=None``: all of them."""
     query = select(provider_events).where(provider_events.c.provider == provider)
     if status is not None:
         query = query.where(provider_events.c.status == status)
-    rows = connection.execute(
-        query.order_by(provider_events.c.received_at, provider_events.c.id).limit(limit)
-    )
+    query = query.order_by(provider_events.c.received_at, provider_events.c.id)
+    if limit is not None:
+        query = query.limit(limit)
+    rows = connection.execute(query)
     return [_record(row) for row in rows]

@@ -115,9 +115,12 @@ def reconcile(
     payout: PayoutReport,
     booked: dict[str, BookedItem],
     unpaid: list[BookedItem],
+    *,
+    accounted: set[str] | frozenset[str] = frozenset(),
 ) -> Report:
     """``booked``: the ledger's items with the ids of the payout's items; ``unpaid``:
-    booked items in no payout, available by the payout's date."""
+    booked items in no payout, available by the payout's date; ``accounted``: items
+    the ledger moves without booking them (a failed payout's money coming back)."""
     matched, differences, missing_ours = [], [], []
     in_payout = set()
     for item, collection in payout.items:
@@ -132,7 +135,19 @@ def reconcile(
             _theirs(item),
             _ours(ours) if ours else None,
         )
-        if ours is None:
+        if ours is None and item.external_id in accounted:
+            # Moved back by the payout booking, from the failed payout's shares.
+            matched.append(
+                Line(
+                    item.external_id,
+                    item.kind,
+                    item.source_id,
+                    scheme,
+                    _theirs(item),
+                    _theirs(item),
+                )
+            )
+        elif ours is None:
             missing_ours.append(line)
         elif _ours(ours) != _theirs(item) or ours.currency != item.currency:
             differences.append(line)

@@ -259,3 +259,30 @@ def test_a_malformed_statement_is_refused_whole(fund_manager, scheme, body):
         url, data=good, headers=fund_manager.headers(**{"Content-Type": "application/json"})
     )
     assert_problem(wrong_type, 415, "unsupported_media_type")
+
+
+def test_a_line_for_a_contribution_received_by_hand_does_not_block_the_statement(
+    fund_manager, scheme
+):
+    first = pledge(fund_manager, scheme, "INV-B1", "1000.00")
+    second = pledge(fund_manager, scheme, "INV-B2", "2000.00")
+    for made in (first, second):
+        path = f"/v1/schemes/{scheme['id']}/contributions/{made['id']}/collections"
+        assert fund_manager.post(path, {"provider": "bank_transfer"}).status_code == 201
+    confirmed = fund_manager.post(f"/v1/schemes/{scheme['id']}/contributions/{first['id']}/receive")
+    assert confirmed.status_code == 200, confirmed.get_json()
+    statement = (
+        STATEMENT_HEADER
+        + "2026-11-02,INV-B1,1000.00,KGS,BANK-001\n"
+        + "2026-11-02,INV-B2,2000.00,KGS,BANK-002\n"
+    )
+    headers = fund_manager.headers(**{"Content-Type": "text/csv"})
+    answer = fund_manager.client.post(
+        f"/v1/schemes/{scheme['id']}/bank-statements", data=statement, headers=headers
+    )
+    assert answer.status_code == 200, answer.get_json()
+    assert [line["outcome"] for line in answer.get_json()["lines"]] == [
+        "already_received",
+        "booked",
+    ]
+    assert contribution(fund_manager, scheme, second["id"])["status"] == "received"

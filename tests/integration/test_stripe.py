@@ -249,7 +249,7 @@ def test_a_dispute_withdraws_the_money_and_its_fee_and_a_won_one_gives_it_back(w
     assert world.posted("stripe_clearing") == 500_000 - 15_000
 
 
-def test_a_payout_that_fails_after_it_was_paid_is_undone(world):
+def test_a_payout_that_fails_after_it_was_paid_is_undone_and_its_return_paid_out(world):
     _, intent = world.collect("INV-S1", 200_000)
     world.deliver(world.fake.succeed(intent, fee=6_000))
     cash = world.posted("cash")
@@ -260,6 +260,49 @@ def test_a_payout_that_fails_after_it_was_paid_is_undone(world):
     assert world.deliver(failed).status == "processed"
     assert (world.posted("cash"), world.posted("stripe_clearing")) == (cash, 194_000)
     assert world.deliver(failed).status == "duplicate"
+    # Stripe pays the returned amount out again with the next payout.
+    again = world.fake.pay_out()
+    world.deliver(again)
+    assert (world.posted("cash") - cash, world.posted("stripe_clearing")) == (194_000, 0)
+    report = world.reconcile(again["data"]["object"]["id"])
+    assert report["discrepancies"] == 0 and [m["kind"] for m in report["matched"]] == [
+        "payout_failure"
+    ]
+
+
+def test_a_payout_paid_event_arriving_after_it_failed_books_nothing(world):
+    """Stripe down when "paid" came; meanwhile the payout failed: whatever arrives
+    when, the payout is acted on as Stripe has it now."""
+    _, intent = world.collect("INV-S1", 200_000)
+    world.deliver(world.fake.succeed(intent, fee=6_000))
+    cash = world.posted("cash")
+    paid = world.fake.pay_out()
+    failed = world.fake.fail_payout(paid["data"]["object"]["id"])
+    assert world.deliver(failed).status == "processed"
+    assert world.deliver(paid).status == "processed"
+    assert (world.posted("cash"), world.posted("stripe_clearing")) == (cash, 194_000)
+
+
+def test_only_booked_items_are_moved_and_a_late_one_moves_when_booked(world):
+    """A charge whose event had not arrived when its payout was booked stays on
+    clearing, and moves to cash when its event comes; an item that is never booked
+    (refused as a mismatch) never moves."""
+    _, early = world.collect("INV-A", 100_000)
+    _, late = world.collect("INV-B", 200_000)
+    world.deliver(world.fake.succeed(early, fee=3_000))
+    late_event = world.fake.succeed(late, fee=6_000)
+    cash = world.posted("cash")
+    payout = world.fake.pay_out()
+    world.deliver(payout)
+    assert (world.posted("cash") - cash, world.posted("stripe_clearing")) == (97_000, 0)
+    world.deliver(late_event)
+    assert (world.posted("cash") - cash, world.posted("stripe_clearing")) == (291_000, 0)
+    report = world.reconcile(payout["data"]["object"]["id"])
+    assert report["discrepancies"] == 0 and len(report["matched"]) == 2
+    # Later payouts do not count the late one as missing on Stripe's side.
+    world.clock.advance(timedelta(days=5))
+    world.deliver(next_payout := world.fake.pay_out())
+    assert world.reconcile(next_payout["data"]["object"]["id"])["missing_theirs"] == []
 
 
 def test_reconciliation_reports_each_kind_of_discrepancy_and_corrects_none(world):

@@ -14,7 +14,7 @@ import pytest
 from sqlalchemy import func, select
 
 from integrations.webhooks import delivery
-from integrations.webhooks.delivery import claim, deliver_due, http_sender, public_only
+from integrations.webhooks.delivery import claim, deliver_due, http_sender, public_only, renew
 from ledger.events.endpoints import (
     attempts_of,
     get_endpoint,
@@ -259,3 +259,33 @@ def test_a_redirect_is_not_followed(world):
         complete(world, reserve(world, world.explicit("R-1")).id)
         assert deliver_due(world.database, now=world.clock.now)["pending"] == 1
         assert target.received == []
+
+
+def test_urls_parsers_disagree_on_are_refused_and_unresolvable_hosts_too(world):
+    """``http://127.0.0.1:9\\@example.com/``: urlsplit sees example.com, urllib3
+    connects to 127.0.0.1. Refused at registration; and the sender checks the host
+    urllib3 will use, refusing a name that does not resolve."""
+    from ledger.errors import ValidationFailed
+
+    for url in ("http://127.0.0.1:9\\@example.com/", "http://user:pw@example.com/", "http://a b/"):
+        with pytest.raises(ValidationFailed):
+            subscribe(world, url)
+    send = public_only(http_sender)
+    assert send("http://127.0.0.1:9\\@example.com/", b"{}", {}).error.startswith(
+        "refused: 127.0.0.1 resolves to non-public address"
+    )
+    assert send("http://no-such-host.invalid/", b"{}", {}).error.startswith(
+        "refused: no-such-host.invalid does not resolve"
+    )
+
+
+def test_a_batch_item_whose_lease_ran_out_is_left_to_the_worker_that_took_it(world):
+    with receiver():
+        subscribe(world, "https://partner.example/hooks")
+        complete(world, reserve(world, world.explicit("R-1")).id)
+        (mine,) = world.run(lambda c: claim(c, now=world.clock.now()))
+        world.clock.advance(delivery.LEASE)  # slow sends earlier in my batch
+        (theirs,) = world.run(lambda c: claim(c, now=world.clock.now()))
+        now = world.clock.now()
+        assert world.run(lambda c: renew(c, mine, now=now, lease=delivery.LEASE)) is None
+        assert world.run(lambda c: renew(c, theirs, now=now, lease=delivery.LEASE)) is not None
