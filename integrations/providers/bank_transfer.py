@@ -30,7 +30,6 @@ from sqlalchemy import Connection, select
 from integrations.providers.base import Collection, Outcome
 from ledger.access.principals import PrincipalRecord
 from ledger.credit.schemes import (
-    ContributionNotPledged,
     get_contribution,
     get_scheme,
     require_manager,
@@ -41,7 +40,7 @@ from ledger.events.outbox import money_data
 from ledger.ids import uuid7
 from ledger.money import to_minor, validate_currency
 from ledger.payments.bookkeeping import ProviderItem, book_item, booked_items
-from ledger.payments.collections import find_collection, open_collection
+from ledger.payments.collections import collectable, find_collection, open_collection
 from ledger.payments.models import ReconciliationRun
 from ledger.payments.provider_events import finish_event, store_event
 
@@ -104,14 +103,10 @@ class BankTransferProvider:
         now: datetime,
     ) -> Collection:
         def open_(connection: Connection) -> Collection:
-            scheme = get_scheme(connection, scheme_id)
-            require_manager(scheme, principal)
-            contribution = get_contribution(connection, scheme.id, contribution_id)
-            if contribution.status != "pledged":
-                raise ContributionNotPledged(
-                    f"contribution {contribution.id} is {contribution.status}"
-                )
-            record = open_collection(
+            scheme, contribution, existing = collectable(
+                connection, NAME, principal, scheme_id, contribution_id
+            )
+            record = existing or open_collection(
                 connection,
                 NAME,
                 scheme,

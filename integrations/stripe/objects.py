@@ -71,13 +71,14 @@ def _at(unix: int | None) -> datetime:
     return datetime.fromtimestamp(int(unix or 0), UTC)
 
 
-def _field(value: Any, name: str) -> Any:
+def field_of(value: Any, name: str) -> Any:
+    """A field of a Stripe object or of its plain-dict form (events' snapshots)."""
     return value.get(name) if hasattr(value, "get") else getattr(value, name, None)
 
 
 def kind_of(balance_transaction: Any) -> str:
-    kind = str(_field(balance_transaction, "type"))
-    category = str(_field(balance_transaction, "reporting_category") or "")
+    kind = str(field_of(balance_transaction, "type"))
+    category = str(field_of(balance_transaction, "reporting_category") or "")
     if kind in ("charge", "payment"):
         return "charge"
     if kind in ("refund", "payment_refund"):
@@ -91,18 +92,18 @@ def kind_of(balance_transaction: Any) -> str:
 
 def item_of(balance_transaction: Any, source_id: str | None = None) -> ProviderItem:
     """A Stripe balance transaction as a provider item (its amounts as reported)."""
-    source = _field(balance_transaction, "source")
+    source = field_of(balance_transaction, "source")
     if source_id is None:
-        source_id = source if isinstance(source, str) else str(_field(source, "id") or "")
+        source_id = source if isinstance(source, str) else str(field_of(source, "id") or "")
     return ProviderItem(
-        external_id=str(_field(balance_transaction, "id")),
+        external_id=str(field_of(balance_transaction, "id")),
         kind=kind_of(balance_transaction),
         source_id=source_id,
-        amount_minor=int(_field(balance_transaction, "amount")),
-        fee_minor=int(_field(balance_transaction, "fee")),
-        currency=str(_field(balance_transaction, "currency")).upper(),
-        available_on=_at(_field(balance_transaction, "available_on")),
-        created_at=_at(_field(balance_transaction, "created")),
+        amount_minor=int(field_of(balance_transaction, "amount")),
+        fee_minor=int(field_of(balance_transaction, "fee")),
+        currency=str(field_of(balance_transaction, "currency")).upper(),
+        available_on=_at(field_of(balance_transaction, "available_on")),
+        created_at=_at(field_of(balance_transaction, "created")),
     )
 
 
@@ -110,7 +111,7 @@ def payment_intent_of(source: Any) -> str | None:
     """The PaymentIntent a balance transaction's (expanded) source belongs to."""
     if source is None or isinstance(source, str):
         return None
-    intent = _field(source, "payment_intent")
+    intent = field_of(source, "payment_intent")
     if intent is None:
         return None
-    return intent if isinstance(intent, str) else str(_field(intent, "id"))
+    return intent if isinstance(intent, str) else str(field_of(intent, "id"))

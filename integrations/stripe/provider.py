@@ -34,14 +34,12 @@ import stripe
 from sqlalchemy import Connection
 
 from integrations.providers.base import Collection, Outcome
-from integrations.stripe.objects import item_of, payment_intent_of, stripe_amount
+from integrations.stripe.objects import field_of, item_of, payment_intent_of, stripe_amount
 from ledger.access.principals import PrincipalRecord
 from ledger.config import Settings
 from ledger.credit.schemes import (
-    ContributionNotPledged,
     get_contribution,
     get_scheme,
-    require_manager,
 )
 from ledger.db import Database
 from ledger.errors import ConcurrencyExhausted, LedgerError
@@ -58,7 +56,7 @@ from ledger.payments.bookkeeping import (
     reverse_payout,
     unpaid_items,
 )
-from ledger.payments.collections import collection_of, find_collection, open_collection
+from ledger.payments.collections import collectable, find_collection, open_collection
 from ledger.payments.errors import (
     InvalidSignature,
     PayoutNotFound,
@@ -85,14 +83,10 @@ reconciliation_runs = ReconciliationRun.__table__
 Fetched = tuple[ProviderItem, str | None]
 
 
-def _get(value: Any, name: str) -> Any:
-    return value.get(name) if hasattr(value, "get") else getattr(value, name, None)
-
-
 def _id(value: Any) -> str | None:
     if value is None or isinstance(value, str):
         return value
-    return str(_get(value, "id"))
+    return str(field_of(value, "id"))
 
 
 class StripeProvider:
@@ -133,15 +127,9 @@ class StripeProvider:
     ) -> Collection:
         client = self.client
 
-        def read(connection: Connection) -> Any:
-            scheme = get_scheme(connection, scheme_id)
-            require_manager(scheme, principal)
-            contribution = get_contribution(connection, scheme.id, contribution_id)
-            return scheme, contribution, collection_of(connection, NAME, contribution.id)
-
-        scheme, contribution, existing = database.run(read)
-        if existing is None and contribution.status != "pledged":
-            raise ContributionNotPledged(f"contribution {contribution.id} is {contribution.status}")
+        scheme, contribution, existing = database.run(
+            lambda c: collectable(c, NAME, principal, scheme_id, contribution_id)
+        )
         try:
             if existing is not None:
                 intent = client.v1.payment_intents.retrieve(existing.external_id)
@@ -281,12 +269,12 @@ class StripeProvider:
         later: list[ProviderItem] = []
         for refund in refunds.auto_paging_iter():
             for name in ("balance_transaction", "failure_balance_transaction"):
-                transaction = _get(refund, name)
+                transaction = field_of(refund, name)
                 if transaction is not None and not isinstance(transaction, str):
                     later.append(item_of(transaction, refund.id))
         disputes = v1.disputes.list(params={"payment_intent": intent_id, "limit": 100})
         for dispute in disputes.auto_paging_iter():
-            for transaction in _get(dispute, "balance_transactions") or ():
+            for transaction in field_of(dispute, "balance_transactions") or ():
                 later.append(item_of(transaction, dispute.id))
         later.sort(key=lambda item: (item.created_at, item.external_id))
         return items + later
@@ -306,9 +294,9 @@ class StripeProvider:
                 return Outcome("ignored", stored.external_id, detail="not a collection of ours")
             booked = 0
             for item in items:
-                current = find_collection(connection, NAME, intent_id)
-                assert current is not None
-                if book_item(connection, current, item, now=now) is not None:
+                # book_item reads the contribution's state itself; the collection's
+                # ids and amount do not change.
+                if book_item(connection, collection, item, now=now) is not None:
                     booked += 1
             finish_event(connection, stored.id, status="processed", now=now)
             return Outcome("processed", stored.external_id, booked=booked)
@@ -326,9 +314,9 @@ class StripeProvider:
                 params={"payout": payout_id, "limit": 100, "expand": ["data.source"]}
             )
             found = [
-                (item_of(transaction), payment_intent_of(_get(transaction, "source")))
+                (item_of(transaction), payment_intent_of(field_of(transaction, "source")))
                 for transaction in listed.auto_paging_iter()
-                if _get(transaction, "type") != "payout"
+                if field_of(transaction, "type") != "payout"
             ]
         header = PayoutReport(
             external_id=payout.id,
@@ -337,7 +325,7 @@ class StripeProvider:
             status=str(payout.status),
             created_at=datetime.fromtimestamp(int(payout.created), UTC),
             paid_at=datetime.fromtimestamp(
-                int(_get(payout, "arrival_date") or payout.created), UTC
+                int(field_of(payout, "arrival_date") or payout.created), UTC
             ),
             items=(),
         )

@@ -10,7 +10,15 @@ from typing import Any
 
 from sqlalchemy import Connection, insert, select
 
-from ledger.credit.schemes import ContributionNotPledged, ContributionRecord, SchemeRecord
+from ledger.access.principals import PrincipalRecord
+from ledger.credit.schemes import (
+    ContributionNotPledged,
+    ContributionRecord,
+    SchemeRecord,
+    get_contribution,
+    get_scheme,
+    require_manager,
+)
 from ledger.db import RaceConstraint, register_race_constraint
 from ledger.ids import uuid7
 from ledger.payments.models import PaymentCollection
@@ -65,6 +73,25 @@ def find_collection(
         query = query.with_for_update()
     row = connection.execute(query).first()
     return _record(row) if row is not None else None
+
+
+def collectable(
+    connection: Connection,
+    provider: str,
+    principal: PrincipalRecord,
+    scheme_id: uuid.UUID,
+    contribution_id: uuid.UUID,
+) -> tuple[SchemeRecord, ContributionRecord, CollectionRecord | None]:
+    """What a provider needs to collect a contribution: the scheme (``principal``
+    manages it), the contribution, and the provider's collection of it if there is
+    one already. Without one, the contribution must still be pledged."""
+    scheme = get_scheme(connection, scheme_id)
+    require_manager(scheme, principal)
+    contribution = get_contribution(connection, scheme.id, contribution_id)
+    existing = collection_of(connection, provider, contribution.id)
+    if existing is None and contribution.status != "pledged":
+        raise ContributionNotPledged(f"contribution {contribution.id} is {contribution.status}")
+    return scheme, contribution, existing
 
 
 def open_collection(
